@@ -1,0 +1,184 @@
+"""RabbitMQ plumbing: connecting with retries, declaring topology, publishing."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any, Protocol
+
+import aio_pika
+from aio_pika import DeliveryMode, ExchangeType
+
+from contracts.codec import AnyMessage, encode
+from contracts.commands import SyncRequested
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from aio_pika.abc import (
+        AbstractChannel,
+        AbstractExchange,
+        AbstractQueue,
+        AbstractRobustConnection,
+    )
+
+    from common.health import Readiness
+    from contracts.topology import Topology
+
+logger = logging.getLogger(__name__)
+
+
+class Publisher(Protocol):
+    """Anything that can publish a message and wait until the broker has it."""
+
+    async def publish(self, message: AnyMessage) -> None:
+        """Publish and return once the broker confirmed it; raise otherwise."""
+
+
+async def connect(
+    url: str,
+    *,
+    name: str,
+    within: float,
+    readiness: Readiness | None = None,
+) -> AbstractRobustConnection:
+    """Open a robust connection, retrying with backoff for up to `within` seconds.
+
+    After the first success the connection reconnects by itself; `readiness`
+    (when given) follows its state under the check name "amqp".
+
+    Raises:
+        TimeoutError: no connection could be made within `within` seconds.
+    """
+    delay = 0.2
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        try:
+            connection = await aio_pika.connect_robust(
+                url, client_properties={"connection_name": name}, timeout=10
+            )
+            break
+        except (TimeoutError, OSError, aio_pika.exceptions.AMQPError) as exc:
+            if loop.time() + delay > deadline:
+                raise TimeoutError(
+                    f"RabbitMQ not reachable within {within}s: {exc}"
+                ) from exc
+            logger.warning(
+                "RabbitMQ not reachable yet (%s); retrying in %.1fs", exc, delay
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+    if readiness is not None:
+        readiness.set("amqp", ok=True)
+
+        def on_close(_: object, exc: BaseException | None = None) -> None:
+            readiness.set("amqp", ok=False)
+            logger.warning("RabbitMQ connection lost: %s", exc)
+
+        def on_reconnect(_: object) -> None:
+            readiness.set("amqp", ok=True)
+            logger.info("RabbitMQ connection restored")
+
+        connection.close_callbacks.add(on_close)
+        connection.reconnect_callbacks.add(on_reconnect)
+    logger.info("connected to RabbitMQ as %s", name)
+    return connection
+
+
+async def declare_exchanges(
+    channel: AbstractChannel, topology: Topology
+) -> tuple[AbstractExchange, AbstractExchange]:
+    """Declare (idempotently) the commands, events and dead-letter exchanges."""
+    commands = await channel.declare_exchange(
+        topology.commands_exchange, ExchangeType.TOPIC, durable=True
+    )
+    events = await channel.declare_exchange(
+        topology.events_exchange, ExchangeType.TOPIC, durable=True
+    )
+    await channel.declare_exchange(
+        topology.dead_letter_exchange, ExchangeType.DIRECT, durable=True
+    )
+    return commands, events
+
+
+async def declare_work_queue(
+    channel: AbstractChannel,
+    topology: Topology,
+    *,
+    name: str,
+    exchange: str,
+    routing_keys: Sequence[str],
+    delivery_limit: int,
+    single_active_consumer: bool = False,
+) -> AbstractQueue:
+    """Declare a durable quorum work queue, its bindings and its dead-letter queue.
+
+    Quorum queues count deliveries, so a message that keeps failing is
+    dead-lettered after `delivery_limit` attempts instead of looping forever.
+    """
+    dlq = await channel.declare_queue(
+        topology.dead_letter_queue(name),
+        durable=True,
+        arguments={"x-queue-type": "quorum"},
+    )
+    await dlq.bind(topology.dead_letter_exchange, routing_key=name)
+    arguments: dict[str, Any] = {
+        "x-queue-type": "quorum",
+        "x-dead-letter-exchange": topology.dead_letter_exchange,
+        "x-dead-letter-routing-key": name,
+        "x-delivery-limit": delivery_limit,
+    }
+    if single_active_consumer:
+        arguments["x-single-active-consumer"] = True
+    queue = await channel.declare_queue(name, durable=True, arguments=arguments)
+    for key in routing_keys:
+        await queue.bind(exchange, routing_key=key)
+    return queue
+
+
+class AmqpPublisher:
+    """Publishes messages with confirms; unroutable or refused messages raise.
+
+    Commands go to the commands exchange and events to the events exchange,
+    routed by message type. The AMQP properties repeat the envelope.
+    """
+
+    def __init__(self, commands: AbstractExchange, events: AbstractExchange) -> None:
+        self._commands = commands
+        self._events = events
+
+    @classmethod
+    async def open(
+        cls, connection: AbstractRobustConnection, topology: Topology
+    ) -> AmqpPublisher:
+        """Open a confirming channel on `connection` and declare the exchanges."""
+        channel = await connection.channel(
+            publisher_confirms=True, on_return_raises=True
+        )
+        commands, events = await declare_exchanges(channel, topology)
+        return cls(commands, events)
+
+    async def publish(self, message: AnyMessage) -> None:
+        """Publish `message` persistently and wait for the broker's confirm.
+
+        Raises:
+            aio_pika.exceptions.DeliveryError: the broker refused or returned it.
+        """
+        exchange = (
+            self._commands if isinstance(message, SyncRequested) else self._events
+        )
+        await exchange.publish(
+            aio_pika.Message(
+                encode(message),
+                content_type="application/json",
+                delivery_mode=DeliveryMode.PERSISTENT,
+                message_id=message.message_id,
+                correlation_id=message.correlation_id,
+                type=message.message_type,
+                timestamp=message.occurred_at,
+                headers={"schema_version": message.schema_version},
+            ),
+            routing_key=message.message_type,
+            mandatory=True,
+        )

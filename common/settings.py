@@ -1,0 +1,59 @@
+"""Base settings read from the environment, and the one way to load them."""
+
+from __future__ import annotations
+
+import sys
+from typing import Literal, TypeVar
+
+from pydantic import AmqpDsn, Field, PositiveFloat, PositiveInt, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class BaseServiceSettings(BaseSettings):
+    """Settings every process shares. Environment names are the UPPER field names."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_ignore_empty=True, extra="ignore", frozen=True
+    )
+
+    amqp_url: AmqpDsn = Field(
+        default=AmqpDsn("amqp://guest:guest@127.0.0.1:5672/"),
+        description="RabbitMQ connection URL.",
+    )
+    amqp_namespace: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9_\-]*$",
+        description="Prefix for exchange and queue names (isolates tests and tenants).",
+    )
+    amqp_prefetch_count: PositiveInt = Field(
+        default=16, le=1000, description="Unacknowledged messages per consumer."
+    )
+    amqp_delivery_limit: PositiveInt = Field(
+        default=5,
+        le=100,
+        description="Deliveries of one message before it is dead-lettered.",
+    )
+    log_level: LogLevel = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    startup_timeout_seconds: PositiveFloat = Field(
+        default=60.0, le=3600, description="How long to retry the first connections."
+    )
+    shutdown_timeout_seconds: PositiveFloat = Field(
+        default=10.0, le=600, description="How long in-flight work may finish on stop."
+    )
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+def load_settings(cls: type[SettingsT]) -> SettingsT:
+    """Build settings from the environment, or exit 2 naming every bad variable."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"]).upper() or "settings"
+            sys.stderr.write(f"configuration error: {name}: {error['msg']}\n")
+        raise SystemExit(2) from None

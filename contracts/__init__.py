@@ -1,0 +1,1 @@
+"""Versioned message contracts shared by every service; pure pydantic, no I/O."""

@@ -1,0 +1,52 @@
+"""Commands: requests for the system to do something."""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+from pydantic import AwareDatetime, Field
+
+from contracts.base import Identifier, Message, new_id, utc_now
+
+MAX_SYNC_RESULTS: Final = 20_000
+"""Upstream allows 20,000 users per client per 5 minutes; one sync never asks for more."""
+
+NATIONALITIES: Final = (
+    "AU", "BR", "CA", "CH", "DE", "DK", "ES", "FI", "FR", "GB", "IE",
+    "IN", "IR", "MX", "NL", "NO", "NZ", "RS", "TR", "UA", "US",
+)  # fmt: skip
+
+Nationality = Literal[
+    "AU", "BR", "CA", "CH", "DE", "DK", "ES", "FI", "FR", "GB", "IE",
+    "IN", "IR", "MX", "NL", "NO", "NZ", "RS", "TR", "UA", "US",
+]  # fmt: skip
+
+
+class SyncRequested(Message):
+    """Ask the sync worker to fetch a fresh set of users (handled as a command)."""
+
+    message_type: Literal["sync.requested"] = "sync.requested"
+    schema_version: Literal[1] = 1
+    command_id: Identifier = Field(
+        default_factory=new_id,
+        description="Returned to the caller of POST /commands/sync.",
+    )
+    requested_at: AwareDatetime = Field(
+        default_factory=utc_now, description="When the command was accepted."
+    )
+    results: int = Field(
+        default=5000, ge=1, le=MAX_SYNC_RESULTS, description="How many users to fetch."
+    )
+    nationalities: tuple[Nationality, ...] | None = Field(
+        default=None, max_length=21, description="Upstream `nat` filter; all when null."
+    )
+    seed: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_\-]+$",
+        description="Upstream seed, for reproducible data; random when null.",
+    )
+    trigger: Literal["api", "schedule", "cli"] = Field(
+        default="api", description="Who asked for the sync."
+    )
