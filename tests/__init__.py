@@ -1,0 +1,1 @@
+"""Test suite: unit, integration (one real dependency) and end-to-end."""

@@ -1,0 +1,1 @@
+"""Test support: real-service fixtures, process control, polling helpers."""
