@@ -182,3 +182,24 @@ class AmqpPublisher:
             routing_key=message.message_type,
             mandatory=True,
         )
+
+
+async def declare_sync_requests_queue(
+    channel: AbstractChannel, topology: Topology, *, delivery_limit: int
+) -> AbstractQueue:
+    """Declare the exchanges and the sync worker's command queue.
+
+    Both the command service and the sync worker declare it (identically), so
+    a command is queued durably even before any worker has started. One
+    active consumer at a time: two syncs never run at once.
+    """
+    await declare_exchanges(channel, topology)
+    return await declare_work_queue(
+        channel,
+        topology,
+        name=topology.sync_requests_queue,
+        exchange=topology.commands_exchange,
+        routing_keys=[SyncRequested.model_fields["message_type"].default],
+        delivery_limit=delivery_limit,
+        single_active_consumer=True,
+    )

@@ -35,15 +35,26 @@ class ServiceSource:
 
 
 def docker_engine_available() -> bool:
-    """True when a Docker engine answers (not just the client)."""
+    """True when a Docker engine answers `/_ping` (not just the client)."""
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    parts = urlsplit(host)
     try:
-        import docker
-
-        client = docker.from_env(timeout=2)
-        client.ping()
-    except Exception:
+        if parts.scheme == "unix":
+            if not Path(parts.path).exists():
+                return False
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(2)
+            sock.connect(parts.path)
+        else:
+            sock = socket.create_connection(
+                (parts.hostname or "127.0.0.1", parts.port or 2375), timeout=2
+            )
+        with sock:
+            sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            answer = sock.recv(4096)
+    except OSError:
         return False
-    return True
+    return answer.startswith(b"HTTP/1.") and b" 200 " in answer.split(b"\r\n", 1)[0]
 
 
 def free_port() -> int:

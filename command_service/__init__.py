@@ -1,0 +1,1 @@
+"""Command side: accepts sync triggers and publishes them; holds no read data."""

@@ -1,0 +1,123 @@
+"""Request handlers of the command API, and the one place routes are listed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+import aio_pika
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from command_service.auth import require_bearer
+from command_service.keys import PUBLISHER, SETTINGS
+from common.http import CORRELATION_ID
+from contracts.commands import MAX_SYNC_RESULTS, Nationality, SyncRequested
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
+
+logger = logging.getLogger(__name__)
+
+
+class SyncCommandBody(BaseModel):
+    """What a caller may ask of one sync."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    results: int | None = Field(default=None, ge=1, le=MAX_SYNC_RESULTS, strict=True)
+    nationalities: tuple[Nationality, ...] | None = Field(
+        default=None, min_length=1, max_length=21
+    )
+    seed: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$"
+    )
+
+    @field_validator("nationalities", mode="before")
+    @classmethod
+    def _upper_case(cls, value: object) -> object:
+        if isinstance(value, list | tuple):
+            return tuple(
+                item.upper() if isinstance(item, str) else item for item in value
+            )
+        return value
+
+
+def _describe(errors: list[ErrorDetails]) -> str:
+    parts = []
+    for error in errors:
+        where = ".".join(str(part) for part in error["loc"]) or "body"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+async def _parse_body(request: web.Request) -> SyncCommandBody:
+    raw = await request.read()
+    if not raw.strip():
+        return SyncCommandBody()
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(
+            text=f"body must be application/json, not {request.content_type}"
+        )
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise web.HTTPBadRequest(text=f"body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise web.HTTPBadRequest(text="body must be a JSON object")
+    try:
+        return SyncCommandBody.model_validate(data)
+    except ValidationError as exc:
+        raise web.HTTPUnprocessableEntity(text=_describe(exc.errors())) from None
+
+
+async def post_sync(request: web.Request) -> web.Response:
+    """Accept a sync trigger: 202 once the broker has confirmed the command."""
+    settings = request.app[SETTINGS]
+    require_bearer(request, settings.command_token)
+    body = await _parse_body(request)
+    command = SyncRequested(
+        correlation_id=request[CORRELATION_ID],
+        results=body.results or settings.default_sync_results,
+        nationalities=body.nationalities,
+        seed=body.seed,
+        trigger="api",
+    )
+    try:
+        async with asyncio.timeout(settings.publish_timeout_seconds):
+            await request.app[PUBLISHER].publish(command)
+    except (
+        TimeoutError,
+        ConnectionError,
+        aio_pika.exceptions.AMQPError,
+        aio_pika.exceptions.ChannelInvalidStateError,
+    ) as exc:
+        logger.warning("could not publish command %s: %r", command.command_id, exc)
+        raise web.HTTPServiceUnavailable(
+            text="the message broker did not confirm the command; try again",
+            headers={"Retry-After": "5"},
+        ) from None
+    logger.info(
+        "sync command %s accepted (%d users)", command.command_id, command.results
+    )
+    return web.json_response(
+        {
+            "command_id": command.command_id,
+            "correlation_id": command.correlation_id,
+            "status": "accepted",
+            "results": command.results,
+            "nationalities": command.nationalities,
+            "seed": command.seed,
+            "requested_at": command.requested_at.isoformat(),
+        },
+        status=202,
+        headers={"Location": "/queries/sync-status"},
+        dumps=lambda obj: orjson.dumps(obj).decode(),
+    )
+
+
+def setup_routes(app: web.Application) -> None:
+    """Every route of the command API."""
+    app.router.add_post("/commands/sync", post_sync)

@@ -1,0 +1,40 @@
+"""Settings of the command service, read from the environment."""
+
+from __future__ import annotations
+
+from pydantic import Field, PositiveFloat, SecretStr, field_validator
+
+from common.settings import BaseServiceSettings
+from contracts.commands import MAX_SYNC_RESULTS
+
+
+class CommandSettings(BaseServiceSettings):
+    """Environment of `python -m command_service`."""
+
+    http_host: str = Field(default="127.0.0.1", description="Address to bind.")
+    http_port: int = Field(default=8001, ge=1, le=65535, description="Port to bind.")
+    command_token: SecretStr | None = Field(
+        default=None,
+        description="When set, POST /commands/* needs `Authorization: Bearer <token>`.",
+    )
+    default_sync_results: int = Field(
+        default=5000,
+        ge=1,
+        le=MAX_SYNC_RESULTS,
+        description="Users per sync by default.",
+    )
+    max_body_bytes: int = Field(
+        default=16_384, ge=1024, le=1_048_576, description="Largest request body."
+    )
+    publish_timeout_seconds: PositiveFloat = Field(
+        default=5.0, le=60, description="How long to wait for the broker's confirm."
+    )
+
+    @field_validator("command_token")
+    @classmethod
+    def _token_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError(
+                "must be at least 16 characters (or unset to disable auth)"
+            )
+        return value

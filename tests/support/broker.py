@@ -1,0 +1,65 @@
+"""Broker helpers for tests: read what was published, delete a test's topology."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING
+
+import aio_pika
+
+from contracts.codec import AnyMessage, decode
+
+if TYPE_CHECKING:
+    from contracts.topology import Topology
+
+
+async def delete_topology(amqp_url: str, topology: Topology) -> None:
+    """Delete every queue and exchange a test's namespace may have declared."""
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        queues = [
+            topology.sync_requests_queue,
+            topology.projector_queue,
+            topology.scheduler_lock_queue,
+        ]
+        queues += [topology.dead_letter_queue(q) for q in queues]
+        for name in queues:
+            channel = await connection.channel()
+            with contextlib.suppress(aio_pika.exceptions.AMQPError):
+                # Quorum queues refuse the default if_unused/if_empty checks.
+                await channel.queue_delete(name, if_unused=False, if_empty=False)
+            with contextlib.suppress(aio_pika.exceptions.AMQPError):
+                await channel.close()
+        for name in (
+            topology.commands_exchange,
+            topology.events_exchange,
+            topology.dead_letter_exchange,
+        ):
+            channel = await connection.channel()
+            with contextlib.suppress(aio_pika.exceptions.AMQPError):
+                await channel.exchange_delete(name)
+            with contextlib.suppress(aio_pika.exceptions.AMQPError):
+                await channel.close()
+
+
+async def drain(
+    channel: aio_pika.abc.AbstractChannel, name: str, *, timeout: float = 10.0
+) -> list[AnyMessage]:
+    """Take every message currently in queue `name` (acking them), decoded.
+
+    Consumes rather than polls with basic.get, which single-active-consumer
+    quorum queues refuse.
+    """
+    queue = await channel.declare_queue(name, passive=True)
+    count = queue.declaration_result.message_count or 0
+    messages: list[AnyMessage] = []
+    if count == 0:
+        return messages
+    async with asyncio.timeout(timeout), queue.iterator() as incoming:
+        async for message in incoming:
+            messages.append(decode(message.body))
+            await message.ack()
+            if len(messages) == count:
+                break
+    return messages

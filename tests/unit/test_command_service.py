@@ -1,0 +1,187 @@
+"""The command API: validation, auth, and 202 only after the publish."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import aio_pika
+import pytest
+
+from command_service.app import create_app
+from command_service.settings import CommandSettings
+from contracts.commands import SyncRequested
+from tests.support.fakes import FakePublisher
+
+if TYPE_CHECKING:
+    from aiohttp.test_utils import TestClient
+
+TOKEN = "s3cret-token-for-tests"
+
+
+@pytest.fixture
+def publisher() -> FakePublisher:
+    return FakePublisher()
+
+
+@pytest.fixture
+async def client(aiohttp_client, publisher: FakePublisher) -> TestClient:
+    settings = CommandSettings(_env_file=None, command_token=TOKEN)
+    return await aiohttp_client(create_app(settings, publisher=publisher))
+
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+async def test_a_sync_without_body_is_accepted_with_defaults(client, publisher):
+    response = await client.post("/commands/sync", headers=AUTH)
+
+    assert response.status == 202
+    body = await response.json()
+    assert body["status"] == "accepted"
+    assert response.headers["Location"] == "/queries/sync-status"
+    [command] = publisher.published
+    assert isinstance(command, SyncRequested)
+    assert command.command_id == body["command_id"]
+    assert command.results == 5000
+    assert command.trigger == "api"
+
+
+async def test_a_sync_with_parameters_carries_them_into_the_command(client, publisher):
+    response = await client.post(
+        "/commands/sync",
+        json={"results": 120, "nationalities": ["us", "GB"], "seed": "abc123"},
+        headers={**AUTH, "X-Correlation-ID": "corr-42"},
+    )
+
+    assert response.status == 202
+    [command] = publisher.published
+    assert isinstance(command, SyncRequested)
+    assert (command.results, command.nationalities, command.seed) == (
+        120,
+        ("US", "GB"),
+        "abc123",
+    )
+    assert command.correlation_id == "corr-42"
+    assert response.headers["X-Correlation-ID"] == "corr-42"
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({"results": 0}, "results"),
+        ({"results": 20001}, "results"),
+        ({"results": "10"}, "results"),
+        ({"nationalities": ["XX"]}, "nationalities"),
+        ({"nationalities": []}, "nationalities"),
+        ({"seed": "<script>"}, "seed"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
+async def test_a_bad_field_is_refused_with_a_problem_naming_it(
+    client, publisher, body, named
+):
+    response = await client.post("/commands/sync", json=body, headers=AUTH)
+
+    assert response.status == 422
+    assert response.content_type == "application/problem+json"
+    problem = await response.json()
+    assert named in problem["detail"]
+    assert publisher.published == []
+
+
+async def test_a_body_that_is_not_json_is_a_bad_request(client):
+    response = await client.post(
+        "/commands/sync",
+        data=b"{nope",
+        headers={**AUTH, "Content-Type": "application/json"},
+    )
+
+    assert response.status == 400
+    assert "not valid JSON" in (await response.json())["detail"]
+
+
+async def test_a_body_of_another_media_type_is_refused(client):
+    response = await client.post(
+        "/commands/sync",
+        data=b"results=5",
+        headers={**AUTH, "Content-Type": "text/plain"},
+    )
+
+    assert response.status == 415
+
+
+async def test_a_huge_body_is_refused(client):
+    response = await client.post(
+        "/commands/sync",
+        data=b"{" + b" " * 20_000 + b"}",
+        headers={**AUTH, "Content-Type": "application/json"},
+    )
+
+    assert response.status == 413
+    assert response.content_type == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    "header", [None, "Bearer wrong-token-wrong-token", f"Basic {TOKEN}", "Bearer"]
+)
+async def test_a_command_without_the_right_token_is_unauthorised(
+    client, publisher, header
+):
+    headers = {} if header is None else {"Authorization": header}
+
+    response = await client.post("/commands/sync", headers=headers)
+
+    assert response.status == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert publisher.published == []
+
+
+async def test_without_a_configured_token_commands_need_no_auth(aiohttp_client):
+    publisher = FakePublisher()
+    app = create_app(CommandSettings(_env_file=None), publisher=publisher)
+    client = await aiohttp_client(app)
+
+    response = await client.post("/commands/sync")
+
+    assert response.status == 202
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConnectionError("broker gone"),
+        TimeoutError(),
+        aio_pika.exceptions.ChannelInvalidStateError("closed"),
+    ],
+)
+async def test_a_broker_that_does_not_confirm_gives_503_and_no_202(
+    aiohttp_client, error
+):
+    publisher = FakePublisher(error=error)
+    app = create_app(CommandSettings(_env_file=None), publisher=publisher)
+    client = await aiohttp_client(app)
+
+    response = await client.post("/commands/sync")
+
+    assert response.status == 503
+    assert response.headers["Retry-After"] == "5"
+
+
+async def test_unknown_routes_and_wrong_methods_are_problems(client):
+    missing = await client.get("/commands/nothing")
+    wrong = await client.get("/commands/sync")
+
+    assert missing.status == 404
+    assert wrong.status == 405
+    assert "POST" in wrong.headers["Allow"]
+    assert wrong.content_type == "application/problem+json"
+
+
+async def test_health_and_readiness_answer(client):
+    assert (await client.get("/healthz")).status == 200
+    assert (await client.get("/readyz")).status == 200
+
+
+def test_a_short_token_is_refused_at_start():
+    with pytest.raises(ValueError, match="at least 16"):
+        CommandSettings(_env_file=None, command_token="short")
