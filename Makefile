@@ -1,0 +1,56 @@
+# Two commands on a fresh Debian/Ubuntu machine: `make run` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+# RabbitMQ is installed locally only when no AMQP_URL points elsewhere.
+RUN_PACKAGES := nginx $(if $(AMQP_URL),,rabbitmq-server)
+TEST_PACKAGES := $(RUN_PACKAGES) chromium fonts-noto-core
+PYTEST_ARGS ?=
+
+.PHONY: run run-offline install install-test lint format test test-fast test-e2e bench clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.run-deps: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e '.[local]'
+	touch $@
+
+$(VENV)/.test-deps: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e '.[local,test]'
+	touch $@
+
+install: $(VENV)/.run-deps  ## Python packages and system packages to run the stack
+	scripts/install-system-packages.sh $(RUN_PACKAGES)
+
+install-test: $(VENV)/.test-deps  ## everything the tests need
+	scripts/install-system-packages.sh $(TEST_PACKAGES)
+
+run: install  ## the whole stack on http://127.0.0.1:$${HTTP_PORT:-8080}; OFFLINE=1 uses the simulator
+	$(PY) -m devstack
+
+run-offline: install
+	OFFLINE=1 $(PY) -m devstack
+
+lint: $(VENV)/.test-deps
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+format: $(VENV)/.test-deps
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+test: install-test lint  ## lint, then every test (unit, integration, e2e)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(VENV)/.test-deps  ## unit tests only
+	$(PY) -m pytest -m "not integration and not e2e" $(PYTEST_ARGS)
+
+test-e2e: install-test
+	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+clean:
+	rm -rf .run .mypy_cache .ruff_cache .pytest_cache tests/artifacts

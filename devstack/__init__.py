@@ -1,0 +1,1 @@
+"""Local development stack: every service as a process behind nginx."""

@@ -1,0 +1,114 @@
+"""`python -m devstack`: bring the whole system up locally until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from urllib.parse import urlsplit
+
+from devstack.stack import Stack, StackConfig, StackError, port_open, wait_for
+
+
+def _local_rabbitmq(amqp_url: str) -> None:
+    """Start the machine's RabbitMQ if the URL points here and nothing answers."""
+    parts = urlsplit(amqp_url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 5672
+    if port_open(host, port) or host not in {"127.0.0.1", "localhost"}:
+        return
+    server = shutil.which("rabbitmq-server")
+    if server is None:
+        raise StackError(
+            f"nothing answers at {host}:{port} and rabbitmq-server is missing"
+        )
+    print("starting the local RabbitMQ ...", flush=True)
+    subprocess.run([server, "-detached"], check=True)
+    wait_for(lambda: port_open(host, port), "RabbitMQ", 90)
+
+
+def _enable_management(amqp_url: str) -> None:
+    """Enable the management UI of a local RabbitMQ (idempotent)."""
+    host = urlsplit(amqp_url).hostname or "127.0.0.1"
+    plugins = shutil.which("rabbitmq-plugins")
+    if plugins is None or host not in {"127.0.0.1", "localhost"}:
+        return
+    subprocess.run(
+        [plugins, "enable", "--quiet", "rabbitmq_management"],
+        check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def main() -> None:
+    """Start the stack from the environment, print its URLs, stop on a signal."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--offline", action="store_true", help="use the Randomuser simulator"
+    )
+    args = parser.parse_args()
+    env = os.environ
+    offline = args.offline or env.get("OFFLINE", "") not in {"", "0", "false", "no"}
+    amqp_url = env.get("AMQP_URL") or "amqp://guest:guest@127.0.0.1:5672/"
+    config = StackConfig(
+        http_port=int(env.get("HTTP_PORT", "8080")),
+        amqp_url=amqp_url,
+        mongo_url=env.get("MONGO_URL") or None,
+        mongo_database=env.get("MONGO_DATABASE", "randomuser"),
+        randomuser_url=env.get("RANDOMUSER_URL") or None,
+        offline=offline,
+        command_token=env.get("COMMAND_TOKEN") or None,
+        sync_interval_seconds=int(env.get("SYNC_INTERVAL_SECONDS", "3600")),
+        log_format=env.get("LOG_FORMAT", "json"),
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stack = Stack(config)
+    try:
+        _local_rabbitmq(amqp_url)
+        _enable_management(amqp_url)
+        print("starting the stack (logs in .run/logs/) ...", flush=True)
+        stack.start()
+    except StackError as exc:
+        print(f"make run failed: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+    base = stack.base_url
+    token_hint = (
+        " -H 'Authorization: Bearer $COMMAND_TOKEN'" if config.command_token else ""
+    )
+    print(
+        f"""
+The Randomuser connector is up{" (offline: simulated Randomuser)" if offline else ""}.
+  Dashboard            {base}/
+  Countries            {base}/queries/countries
+  Sync status          {base}/queries/sync-status
+  Trigger a sync       curl -X POST{token_hint} {base}/commands/sync
+  RabbitMQ management  {base}/rabbitmq/
+  Randomuser upstream  {stack.randomuser_url}
+Press Ctrl-C to stop.""",
+        flush=True,
+    )
+    try:
+        while not stop.wait(0.5):
+            for process in stack.processes:
+                if process.popen.poll() is not None:
+                    print(
+                        f"{process.name} exited with {process.popen.returncode};"
+                        f" see {process.log_path}. Stopping.",
+                        file=sys.stderr,
+                    )
+                    stop.set()
+                    break
+    finally:
+        print("stopping ...", flush=True)
+        stack.stop()
+        print("stopped.", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,363 @@
+"""Starts the whole system as local processes, waits until it is ready, stops it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def port_open(host: str, port: int) -> bool:
+    """True when something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def http_ok(url: str) -> bool:
+    """True when GET `url` answers 2xx."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (local URLs)
+            return 200 <= int(response.status) < 300
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def wait_for(
+    check: Callable[[], bool], what: str, timeout: float, process: Process | None = None
+) -> None:
+    """Poll `check()` until true; fail early if `process` died, or after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if check():
+            return
+        if process is not None and process.popen.poll() is not None:
+            raise StackError(
+                f"{process.name} exited with {process.popen.returncode} while starting;"
+                f" see {process.log_path}"
+            )
+        if time.monotonic() > deadline:
+            raise StackError(f"{what} not ready within {timeout:.0f}s")
+        time.sleep(0.05)
+
+
+class StackError(RuntimeError):
+    """The stack could not be started."""
+
+
+@dataclass
+class Process:
+    """One running child process and where its output goes."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+    log_file: IO[bytes]
+    ready_url: str | None = None
+
+
+@dataclass
+class StackConfig:
+    """What to run and where. Every port defaults to a fixed local one."""
+
+    run_dir: Path = ROOT / ".run"
+    http_port: int = 8080
+    command_port: int = 8001
+    query_ports: tuple[int, ...] = (8101, 8102)
+    projector_health_port: int = 8201
+    worker_health_port: int = 8301
+    sim_port: int = 8400
+    mongo_port: int = 27017
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    mongo_url: str | None = None
+    mongo_database: str = "randomuser"
+    randomuser_url: str | None = None
+    offline: bool = False
+    amqp_namespace: str = ""
+    command_token: str | None = None
+    sync_interval_seconds: int = 3600
+    rabbitmq_management: str = "127.0.0.1:15672"
+    nginx: bool = True
+    log_format: str = "json"
+    access_log: bool = True
+    command_rate: str = "5r/s"
+    command_burst: int = 10
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+class Stack:
+    """The local system: nx-27017 (unless MONGO_URL), the simulator (offline),
+    the projector, the query replicas, the command service, the sync worker
+    and nginx, each started only after the one before it is ready.
+    """
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.processes: list[Process] = []
+        self.mongo_url = config.mongo_url or (
+            f"mongodb://127.0.0.1:{config.mongo_port}/?directConnection=true"
+        )
+        if config.randomuser_url:
+            self.randomuser_url = config.randomuser_url
+        elif config.offline:
+            self.randomuser_url = f"http://127.0.0.1:{config.sim_port}/api/"
+        else:
+            self.randomuser_url = "https://randomuser.me/api/"
+
+    @property
+    def base_url(self) -> str:
+        """The nginx origin (or the first query replica without nginx)."""
+        return f"http://127.0.0.1:{self.config.http_port}"
+
+    @property
+    def sim_url(self) -> str:
+        """The simulator's origin."""
+        return f"http://127.0.0.1:{self.config.sim_port}"
+
+    @property
+    def command_url(self) -> str:
+        """The command service's own origin."""
+        return f"http://127.0.0.1:{self.config.command_port}"
+
+    def query_url(self, index: int = 0) -> str:
+        """A query replica's own origin."""
+        return f"http://127.0.0.1:{self.config.query_ports[index]}"
+
+    def _env(self, **overrides: str) -> dict[str, str]:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in {"HTTP_PORT", "HEALTH_PORT", "HTTP_HOST", "HEALTH_HOST"}
+        }
+        env.update(
+            {
+                "AMQP_URL": self.config.amqp_url,
+                "AMQP_NAMESPACE": self.config.amqp_namespace,
+                "MONGO_URL": self.mongo_url,
+                "MONGO_DATABASE": self.config.mongo_database,
+                "RANDOMUSER_URL": self.randomuser_url,
+                "SYNC_INTERVAL_SECONDS": str(self.config.sync_interval_seconds),
+                "LOG_FORMAT": self.config.log_format,
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        if self.config.command_token:
+            env["COMMAND_TOKEN"] = self.config.command_token
+        env.update(self.config.extra_env)
+        env.update(overrides)
+        return env
+
+    def _spawn(
+        self,
+        name: str,
+        argv: list[str],
+        env: dict[str, str],
+        ready_url: str | None = None,
+    ) -> Process:
+        logs = self.config.run_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        log_path = logs / f"{name}.log"
+        log_file = log_path.open("ab")
+        popen = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        process = Process(name, popen, log_path, log_file, ready_url)
+        self.processes.append(process)
+        return process
+
+    def start_python(
+        self,
+        name: str,
+        module: str,
+        ready_url: str | None,
+        timeout: float = 60,
+        **env: str,
+    ) -> Process:
+        """Start `python -m module` and wait for its readiness URL."""
+        process = self._spawn(
+            name, [sys.executable, "-m", module], self._env(**env), ready_url
+        )
+        if ready_url:
+            wait_for(lambda: http_ok(ready_url), name, timeout, process)
+        return process
+
+    def start(self) -> None:
+        """Start every part, in dependency order; stop what started on failure."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        config = self.config
+        config.run_dir.mkdir(parents=True, exist_ok=True)
+        if config.mongo_url is None:
+            data_dir = config.run_dir / "mongo-data"
+            data_dir.mkdir(parents=True, exist_ok=True)
+            process = self._spawn(
+                "nx-27017",
+                [
+                    sys.executable, "-c",
+                    "import sys; from nx_27017.nx_27017 import main; sys.exit(main())",
+                    "--data-dir", str(data_dir), "--host", "127.0.0.1",
+                    "-p", str(config.mongo_port),
+                    "--log-file", str(config.run_dir / "logs" / "nx-27017-server.log"),
+                    "--pid-file", str(config.run_dir / "nx-27017.pid"),
+                ],
+                self._env(),
+            )  # fmt: skip
+            wait_for(
+                lambda: port_open("127.0.0.1", config.mongo_port),
+                "nx-27017",
+                30,
+                process,
+            )
+        if config.offline and not config.randomuser_url:
+            process = self._spawn(
+                "randomuser-sim",
+                [sys.executable, "-m", "randomuser_sim", "--host", "127.0.0.1",
+                 "--port", str(config.sim_port)],
+                self._env(),
+            )  # fmt: skip
+            wait_for(
+                lambda: port_open("127.0.0.1", config.sim_port),
+                "simulator",
+                30,
+                process,
+            )
+        self.start_python(
+            "projector",
+            "query_service.projector",
+            f"http://127.0.0.1:{config.projector_health_port}/readyz",
+            HEALTH_PORT=str(config.projector_health_port),
+        )
+        for index, port in enumerate(config.query_ports, start=1):
+            self.start_python(
+                f"query-{index}",
+                "query_service",
+                f"http://127.0.0.1:{port}/readyz",
+                HTTP_PORT=str(port),
+            )
+        self.start_python(
+            "command-service",
+            "command_service",
+            f"{self.command_url}/readyz",
+            HTTP_PORT=str(config.command_port),
+        )
+        self.start_python(
+            "sync-worker",
+            "sync_worker",
+            f"http://127.0.0.1:{config.worker_health_port}/readyz",
+            HEALTH_PORT=str(config.worker_health_port),
+        )
+        if config.nginx:
+            self._start_nginx()
+
+    def _start_nginx(self) -> None:
+        config = self.config
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        if not Path(nginx).exists():
+            raise StackError("nginx is not installed (apt-get install -y nginx)")
+        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (config.run_dir / "nginx-tmp" / sub).mkdir(parents=True, exist_ok=True)
+        (config.run_dir / "logs").mkdir(parents=True, exist_ok=True)
+        conf = config.run_dir / "nginx.conf"
+        conf.write_text(render_nginx_conf(config))
+        process = self._spawn(
+            "nginx", [nginx, "-c", str(conf), "-p", str(config.run_dir)], {}
+        )
+        wait_for(
+            lambda: http_ok(f"{self.base_url}/queries/sync-status"),
+            "nginx",
+            30,
+            process,
+        )
+
+    def stop(self, timeout: float = 15) -> None:
+        """SIGTERM every process in reverse start order; SIGKILL what lingers."""
+        for process in reversed(self.processes):
+            if process.popen.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    # nginx: QUIT is its graceful stop; Python services: TERM.
+                    sig = signal.SIGQUIT if process.name == "nginx" else signal.SIGTERM
+                    process.popen.send_signal(sig)
+                try:
+                    process.popen.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(process.popen.pid, signal.SIGKILL)
+                    process.popen.wait(timeout=5)
+            process.log_file.close()
+        self.processes.clear()
+
+    def process(self, name: str) -> Process:
+        """The running process called `name`."""
+        for process in self.processes:
+            if process.name == name:
+                return process
+        raise KeyError(name)
+
+
+def render_nginx_conf(config: StackConfig) -> str:
+    """The nginx configuration for `config`, from nginx/nginx.conf.template."""
+    template = (ROOT / "nginx" / "nginx.conf.template").read_text()
+    servers = "\n        ".join(
+        f"server 127.0.0.1:{port} max_fails=1 fail_timeout=2s;"
+        for port in config.query_ports
+    )
+    mime = next(
+        (
+            p
+            for p in ("/etc/nginx/mime.types", "/usr/local/nginx/conf/mime.types")
+            if Path(p).exists()
+        ),
+        "/etc/nginx/mime.types",
+    )
+    values = {
+        "RUN_DIR": str(config.run_dir),
+        "MIME_TYPES": mime,
+        "ACCESS_LOG": str(config.run_dir / "logs" / "nginx-access.log")
+        if config.access_log
+        else "off",
+        "QUERY_SERVERS": servers,
+        "COMMAND_PORT": str(config.command_port),
+        "RABBITMQ_MANAGEMENT": config.rabbitmq_management,
+        "LISTEN": f"127.0.0.1:{config.http_port}",
+        "WEB_ROOT": str(ROOT / "web"),
+        "COMMAND_RATE": config.command_rate,
+        "COMMAND_BURST": str(config.command_burst),
+    }
+    for key, value in values.items():
+        template = template.replace(f"@@{key}@@", value)
+    return template
