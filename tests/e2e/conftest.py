@@ -111,7 +111,9 @@ class StackClient:
 
         return await eventually(served, timeout=timeout, what="new snapshot served")
 
-    async def sync_expect_failure(self, timeout: float = 30, **body: Any) -> dict[str, Any]:
+    async def sync_expect_failure(
+        self, timeout: float = 30, **body: Any
+    ) -> dict[str, Any]:
         """Trigger a sync that must fail; return its attempt from sync-status."""
         attempt = await self.attempt_of(await self.trigger(**body), timeout)
         assert attempt["state"] == "failed", attempt
@@ -122,7 +124,8 @@ class StackClient:
         async with (
             aiohttp.ClientSession() as session,
             session.post(
-                f"{self.sim_url}/_sim/faults", json={"mode": mode, "count": count, **extra}
+                f"{self.sim_url}/_sim/faults",
+                json={"mode": mode, "count": count, **extra},
             ) as response,
         ):
             assert response.status < 300, await response.text()
@@ -178,8 +181,8 @@ def _keep_logs(run_dir: Path) -> None:
 
 
 def _drop_topology(amqp_url: str, namespace: str) -> None:
-    import asyncio  # noqa: PLC0415
+    import asyncio
 
-    from contracts.topology import Topology  # noqa: PLC0415
+    from contracts.topology import Topology
 
     asyncio.run(delete_topology(amqp_url, Topology(namespace)))
