@@ -20,6 +20,7 @@ $(VENV)/.run-deps: pyproject.toml | $(VENV)/bin/python
 
 $(VENV)/.test-deps: pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install -q -e '.[local,test]'
+	$(PY) deploy/tools/install_helm.py --dest $(VENV)/bin
 	touch $@
 
 install: $(VENV)/.run-deps  ## Python packages and system packages to run the stack

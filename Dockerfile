@@ -1,0 +1,68 @@
+# syntax=docker/dockerfile:1
+# One image for every Python process of the connector; the command picks the
+# process (see docker-compose.yml and the Helm chart):
+#   python -m command_service | sync_worker | query_service.projector |
+#   query_service | randomuser_sim
+# A second target, `gateway`, is nginx with the dashboard baked in (Kubernetes).
+#   docker build -t randomuser-connector .
+#   docker build --target gateway -t randomuser-connector-gateway .
+
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG NGINX_IMAGE=nginx:1.27-alpine
+
+# ---------------------------------------------------------------- builder ---
+# Builds the project wheel and wheels of every runtime dependency, so the
+# runtime stage installs from local files only and carries no build tools.
+FROM ${PYTHON_IMAGE} AS builder
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PYTHONDONTWRITEBYTECODE=1
+WORKDIR /src
+COPY pyproject.toml ./
+COPY contracts/ contracts/
+COPY common/ common/
+COPY command_service/ command_service/
+COPY sync_worker/ sync_worker/
+COPY query_service/ query_service/
+COPY randomuser_sim/ randomuser_sim/
+RUN pip wheel --wheel-dir /wheels .
+
+# ---------------------------------------------------------------- gateway ---
+# nginx serving the dashboard; its routes come from a mounted conf.d file
+# (the Helm chart's ConfigMap). Runs as the unprivileged nginx user on 8080.
+FROM ${NGINX_IMAGE} AS gateway
+COPY docker/nginx/nginx.conf /etc/nginx/nginx.conf
+COPY web/ /usr/share/nginx/html/
+RUN rm -f /etc/nginx/conf.d/default.conf
+USER 101:101
+EXPOSE 8080
+
+# ---------------------------------------------------------------- runtime ---
+FROM ${PYTHON_IMAGE} AS runtime
+LABEL org.opencontainers.image.title="randomuser-connector" \
+      org.opencontainers.image.description="Event-driven CQRS connector for the Randomuser API"
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    HTTP_HOST=0.0.0.0 \
+    HEALTH_HOST=0.0.0.0 \
+    LOG_FORMAT=json
+RUN groupadd --system --gid 10001 app \
+    && useradd --system --uid 10001 --gid app --no-create-home \
+       --home-dir /nonexistent --shell /usr/sbin/nologin app
+# Install the project wheel (and its dependency wheels) only: no sources, no
+# compilers. The bind mount keeps the wheels out of every layer.
+RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
+    pip install --no-index --find-links=/wheels /wheels/randomuser_connector-*.whl \
+    && python -c "import command_service, sync_worker, query_service, randomuser_sim"
+COPY --chmod=0755 docker/healthcheck.py /usr/local/bin/container-healthcheck
+# An empty working directory: no .env is read inside the container; all
+# settings come from the environment the orchestrator sets.
+WORKDIR /app
+USER 10001:10001
+# Probes HEALTH_PORT (workers) or HTTP_PORT (HTTP services) on 127.0.0.1,
+# /readyz by default; see docker/healthcheck.py.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["container-healthcheck"]
+CMD ["python", "-m", "query_service"]

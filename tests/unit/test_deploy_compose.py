@@ -1,0 +1,359 @@
+"""docker-compose.yml checks: schema, health checks, start order, images, settings names."""
+
+from __future__ import annotations
+
+import importlib.resources
+import importlib.util
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jsonschema
+import pytest
+import yaml
+
+from command_service.settings import CommandSettings
+from query_service.settings import ProjectorSettings, QuerySettings
+from sync_worker.settings import SyncWorkerSettings
+
+if TYPE_CHECKING:
+    from pydantic_settings import BaseSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+NGINX_TEMPLATE = ROOT / "docker" / "nginx" / "default.conf.template"
+
+# What `python -m <module>` reads its settings into; None: CLI arguments only.
+SETTINGS_OF_MODULE: dict[str, type[BaseSettings] | None] = {
+    "command_service": CommandSettings,
+    "sync_worker": SyncWorkerSettings,
+    "query_service.projector": ProjectorSettings,
+    "query_service": QuerySettings,
+    "randomuser_sim": None,
+}
+# Read by docker/healthcheck.py inside the container, not by the service.
+HEALTHCHECK_VARIABLES = {
+    "HEALTHCHECK_URL",
+    "HEALTHCHECK_PATH",
+    "HEALTHCHECK_TIMEOUT_SECONDS",
+}
+# Stand-in values for the variables a user puts in .env.
+DOTENV = {
+    "RABBITMQ_DEFAULT_USER": "connector",
+    "RABBITMQ_DEFAULT_PASS": "rabbit-secret-0123456789",
+    "MONGO_INITDB_ROOT_USERNAME": "root",
+    "MONGO_INITDB_ROOT_PASSWORD": "mongo-root-secret-0123456789",
+    "MONGO_APP_USERNAME": "connector",
+    "MONGO_APP_PASSWORD": "mongo-app-secret-0123456789",
+    "COMMAND_TOKEN": "command-token-0123456789abcdef",
+}
+SECRET_VARIABLES = set(DOTENV)
+PINNED_IMAGES = re.compile(r"^[a-z0-9./-]+:[A-Za-z0-9._-]+$")
+
+_VARIABLE = re.compile(
+    r"\$(?:(?P<escaped>\$)|\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)"
+    r"(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))"
+)
+
+
+class MissingVariableError(Exception):
+    """A `${NAME:?message}` variable is unset."""
+
+
+def interpolate(value: Any, env: dict[str, str]) -> Any:
+    """Apply compose's variable interpolation to every string in `value`."""
+    if isinstance(value, dict):
+        return {key: interpolate(item, env) for key, item in value.items()}
+    if isinstance(value, list):
+        return [interpolate(item, env) for item in value]
+    if not isinstance(value, str):
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        if match["escaped"]:
+            return "$"
+        name = match["braced"] or match["plain"]
+        op, arg = match["op"], match["arg"] or ""
+        current = env.get(name)
+        unset = current is None or (current == "" and op is not None and op[0] == ":")
+        if op in {":?", "?"} and unset:
+            raise MissingVariableError(f"{name}: {arg}")
+        if op in {":-", "-"} and unset:
+            return arg
+        return current or ""
+
+    return _VARIABLE.sub(replace, value)
+
+
+@cache
+def raw_compose() -> dict[str, Any]:
+    loaded = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def compose() -> dict[str, Any]:
+    """The compose file as docker compose sees it with a complete .env."""
+    result = interpolate(raw_compose(), DOTENV)
+    assert isinstance(result, dict)
+    return result
+
+
+def services() -> dict[str, dict[str, Any]]:
+    found = compose()["services"]
+    assert isinstance(found, dict)
+    return found
+
+
+def python_services() -> dict[str, dict[str, Any]]:
+    return {
+        name: service
+        for name, service in services().items()
+        if service.get("command", [])[:2] == ["python", "-m"]
+    }
+
+
+def module_of(service: dict[str, Any]) -> str:
+    module = service["command"][2]
+    assert isinstance(module, str)
+    return module
+
+
+def environment(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    assert isinstance(env, dict), "environment must be a mapping"
+    return {str(key): str(value) for key, value in env.items()}
+
+
+def compose_schema() -> dict[str, Any]:
+    vendored = importlib.resources.files("check_jsonschema.builtin_schemas.vendor")
+    schema = json.loads((vendored / "compose-spec.json").read_text(encoding="utf-8"))
+    assert isinstance(schema, dict)
+    return schema
+
+
+def _load_healthcheck_module() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "container_healthcheck", ROOT / "docker" / "healthcheck.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_compose_file_is_valid_against_the_compose_specification_schema() -> None:
+    schema = compose_schema()
+    validator_class = jsonschema.validators.validator_for(schema)
+    for document in (raw_compose(), compose()):
+        errors = sorted(
+            validator_class(schema).iter_errors(document), key=lambda e: e.json_path
+        )
+        assert not errors, "\n".join(f"{e.json_path}: {e.message}" for e in errors)
+
+
+def test_the_stack_has_every_process_of_the_design() -> None:
+    modules = sorted(module_of(service) for service in python_services().values())
+    assert modules == sorted(
+        [
+            "command_service",
+            "sync_worker",
+            "query_service.projector",
+            "query_service",
+            "query_service",
+            "randomuser_sim",
+        ]
+    )
+    assert {"rabbitmq", "mongo", "nginx"} <= set(services())
+
+
+@pytest.mark.parametrize("name", sorted(raw_compose()["services"]))
+def test_every_service_has_a_health_check(name: str) -> None:
+    healthcheck = services()[name].get("healthcheck")
+    assert healthcheck, f"{name} has no healthcheck"
+    assert not healthcheck.get("disable", False)
+    assert healthcheck["test"][0] in {"CMD", "CMD-SHELL"}
+    for key in ("interval", "timeout", "retries"):
+        assert key in healthcheck, f"{name}: healthcheck without {key}"
+
+
+def test_every_dependency_waits_for_a_healthy_service() -> None:
+    for name, service in services().items():
+        depends_on = service.get("depends_on", {})
+        assert isinstance(depends_on, dict), f"{name}: use the long depends_on form"
+        for target, condition in depends_on.items():
+            assert target in services(), f"{name} depends on unknown {target}"
+            assert condition["condition"] == "service_healthy", f"{name} → {target}"
+            assert "healthcheck" in services()[target]
+
+
+def test_services_start_after_what_they_connect_to() -> None:
+    needs = {
+        "command-service": {"rabbitmq", "sync-worker"},
+        "sync-worker": {"rabbitmq", "projector"},
+        "projector": {"rabbitmq", "mongo"},
+        "query-1": {"mongo"},
+        "query-2": {"mongo"},
+        "nginx": {"query-1", "query-2", "command-service", "rabbitmq"},
+    }
+    for name, required in needs.items():
+        assert required <= set(services()[name].get("depends_on", {})), name
+
+
+def test_the_offline_simulator_is_optional() -> None:
+    simulator = services()["randomuser-sim"]
+    assert simulator["profiles"] == ["offline"]
+    dependency = services()["sync-worker"]["depends_on"]["randomuser-sim"]
+    assert dependency["required"] is False
+    for name, service in services().items():
+        if name != "randomuser-sim":
+            assert "profiles" not in service, f"{name} must run by default"
+
+
+def test_images_are_pinned_and_python_services_share_one_local_build() -> None:
+    for name, service in services().items():
+        image = service.get("image")
+        assert image, f"{name} has no image"
+        assert PINNED_IMAGES.match(image), f"{name}: {image} is not name:tag"
+        assert not image.endswith(":latest"), f"{name}: {image}"
+    assert services()["rabbitmq"]["image"].startswith("rabbitmq:3.13")
+    assert services()["rabbitmq"]["image"].endswith("-management")
+    assert services()["mongo"]["image"].startswith("mongo:7")
+    assert services()["nginx"]["image"] == "nginx:1.27-alpine"
+    builds = {
+        json.dumps(service["build"], sort_keys=True)
+        for service in python_services().values()
+    }
+    assert len(builds) == 1
+    assert {service["image"] for service in python_services().values()} == {
+        "randomuser-connector:local"
+    }
+
+
+def test_only_nginx_publishes_a_port_on_the_host() -> None:
+    published = {name for name, service in services().items() if service.get("ports")}
+    assert published == {"nginx"}
+    assert services()["nginx"]["ports"] == ["8080:8080"]
+    custom = interpolate(raw_compose(), DOTENV | {"STACK_HTTP_PORT": "9090"})
+    assert custom["services"]["nginx"]["ports"] == ["9090:8080"]
+
+
+@pytest.mark.parametrize("name", sorted(python_services()))
+def test_command_runs_a_real_module(name: str) -> None:
+    module = module_of(python_services()[name])
+    spec = importlib.util.find_spec(module)
+    assert spec is not None, f"{name}: no module {module}"
+    if spec.submodule_search_locations is not None:
+        assert importlib.util.find_spec(f"{module}.__main__") is not None, (
+            f"{name}: package {module} has no __main__"
+        )
+
+
+@pytest.mark.parametrize("name", sorted(python_services()))
+def test_environment_names_are_settings_of_that_service(name: str) -> None:
+    service = python_services()[name]
+    settings_class = SETTINGS_OF_MODULE[module_of(service)]
+    fields = set() if settings_class is None else set(settings_class.model_fields)
+    known = {field.upper() for field in fields} | HEALTHCHECK_VARIABLES
+    unknown = set(environment(service)) - known
+    assert not unknown, f"{name} sets variables its settings do not read: {unknown}"
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(n for n, s in python_services().items() if module_of(s) != "randomuser_sim"),
+)
+def test_environment_values_pass_the_settings_validation(name: str) -> None:
+    service = python_services()[name]
+    settings_class = SETTINGS_OF_MODULE[module_of(service)]
+    assert settings_class is not None
+    values: dict[str, Any] = {
+        key.lower(): value
+        for key, value in environment(service).items()
+        if key.lower() in settings_class.model_fields
+    }
+    settings = settings_class(_env_file=None, **values)
+    port_field = (
+        "health_port" if "health_port" in settings_class.model_fields else "http_port"
+    )
+    host_field = port_field.replace("port", "host")
+    assert getattr(settings, host_field) == "0.0.0.0", (
+        f"{name} must bind all interfaces"
+    )
+    assert port_field.upper() in environment(service), (
+        f"{name}: set {port_field.upper()}"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(python_services()))
+def test_container_health_check_probes_the_port_the_service_listens_on(
+    name: str,
+) -> None:
+    service = python_services()[name]
+    env = environment(service)
+    url = _load_healthcheck_module().target_url(env)
+    assert url is not None
+    if module_of(service) == "randomuser_sim":
+        port = service["command"][service["command"].index("--port") + 1]
+        assert url.startswith(f"http://127.0.0.1:{port}/")
+        host = service["command"][service["command"].index("--host") + 1]
+        assert host == "0.0.0.0"
+    else:
+        port = env.get("HEALTH_PORT") or env["HTTP_PORT"]
+        assert url == f"http://127.0.0.1:{port}/readyz"
+
+
+def test_python_containers_are_locked_down() -> None:
+    for name, service in python_services().items():
+        assert service["read_only"] is True, name
+        assert service["cap_drop"] == ["ALL"], name
+        assert "no-new-privileges:true" in service["security_opt"], name
+
+
+def test_secrets_come_from_the_env_file_and_have_no_defaults() -> None:
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    for name in SECRET_VARIABLES:
+        uses = re.findall(r"\$\{" + name + r"([^}]*)\}", text)
+        assert uses, f"{name} is not used"
+        for suffix in uses:
+            assert suffix.startswith(":?"), f"${{{name}{suffix}}} must be required"
+        with pytest.raises(MissingVariableError, match=name):
+            interpolate(raw_compose(), {k: v for k, v in DOTENV.items() if k != name})
+    assert "guest" not in text
+
+
+def test_env_example_lists_the_variables_compose_needs() -> None:
+    example = ROOT / ".env.example"
+    assert example.is_file(), ".env.example is missing"
+    listed = set(
+        re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", example.read_text(), re.MULTILINE)
+    )
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    used = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)", text))
+    missing = used - listed
+    assert not missing, (
+        f"add to .env.example (docker compose section): {sorted(missing)}"
+    )
+
+
+def test_nginx_upstreams_point_at_compose_services_and_their_ports() -> None:
+    template = NGINX_TEMPLATE.read_text(encoding="utf-8")
+    servers = re.findall(r"^\s*server\s+([a-z0-9-]+):(\d+)", template, re.MULTILINE)
+    assert servers
+    for host, port in servers:
+        assert host in services(), f"nginx upstream {host} is not a compose service"
+        env = environment(services()[host])
+        expected = env.get("HTTP_PORT") or ("15672" if host == "rabbitmq" else None)
+        assert port == expected, f"nginx → {host}:{port}, service listens on {expected}"
+    hosts = [host for host, _ in servers]
+    assert hosts.count("query-1") == hosts.count("query-2") == 1
+
+
+def test_nginx_template_variables_are_set_by_compose() -> None:
+    template = NGINX_TEMPLATE.read_text(encoding="utf-8")
+    variables = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", template))
+    assert variables
+    assert variables <= set(environment(services()["nginx"]))
