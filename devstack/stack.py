@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -291,6 +292,8 @@ class Stack:
             raise StackError("nginx is not installed (apt-get install -y nginx)")
         for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (config.run_dir / "nginx-tmp" / sub).mkdir(parents=True, exist_ok=True)
+        (config.run_dir / "nginx-cache").mkdir(parents=True, exist_ok=True)
+        _let_nginx_workers_write(config.run_dir)
         (config.run_dir / "logs").mkdir(parents=True, exist_ok=True)
         conf = config.run_dir / "nginx.conf"
         conf.write_text(render_nginx_conf(config))
@@ -327,6 +330,19 @@ class Stack:
             if process.name == name:
                 return process
         raise KeyError(name)
+
+
+def _let_nginx_workers_write(run_dir: Path) -> None:
+    """Started as root, nginx runs its workers as `nobody`: they must reach the
+    run directory and own their cache and temporary files.
+    """
+    if os.geteuid() != 0:
+        return
+    nobody = pwd.getpwnam("nobody")
+    run_dir.chmod(0o755)
+    for top in (run_dir / "nginx-cache", run_dir / "nginx-tmp"):
+        for path in (top, *top.rglob("*")):
+            os.chown(path, nobody.pw_uid, nobody.pw_gid)
 
 
 def render_nginx_conf(config: StackConfig) -> str:

@@ -29,7 +29,9 @@ UPSTREAM_FAILURES = [
 ]
 
 
-async def test_a_sync_through_nginx_serves_users_grouped_by_country(stack: StackClient):
+async def test_a_sync_through_nginx_serves_users_grouped_by_country(
+    stack: StackClient,
+) -> None:
     body = await stack.sync(results=300, seed="e2egrouped")
 
     countries = body["countries"]
@@ -45,7 +47,7 @@ async def test_a_sync_through_nginx_serves_users_grouped_by_country(stack: Stack
             assert user["gender"] in {"male", "female"}
 
 
-async def test_the_same_seed_gives_the_same_users(stack: StackClient):
+async def test_the_same_seed_gives_the_same_users(stack: StackClient) -> None:
     first = await stack.sync(results=50, seed="samesame")
     second = await stack.sync(results=50, seed="samesame")
 
@@ -53,7 +55,7 @@ async def test_the_same_seed_gives_the_same_users(stack: StackClient):
     assert first["snapshot"]["id"] != second["snapshot"]["id"]
 
 
-async def test_nationalities_filter_the_countries(stack: StackClient):
+async def test_nationalities_filter_the_countries(stack: StackClient) -> None:
     body = await stack.sync(results=40, nationalities=["FR", "DE"], seed="frde")
 
     assert [country["name"] for country in body["countries"]] == ["France", "Germany"]
@@ -63,7 +65,7 @@ async def test_nationalities_filter_the_countries(stack: StackClient):
 @pytest.mark.parametrize("mode", UPSTREAM_FAILURES)
 async def test_an_upstream_failure_keeps_the_last_data_and_says_why(
     stack: StackClient, mode: str
-):
+) -> None:
     before = await stack.sync(results=60, seed=f"before{mode.replace('_', '')}")
     await stack.fault(mode, count=None)
 
@@ -78,7 +80,7 @@ async def test_an_upstream_failure_keeps_the_last_data_and_says_why(
     assert status["last_success"]["sync_id"] == before["snapshot"]["id"]
 
 
-async def test_reads_revalidate_with_etag_through_nginx(stack: StackClient):
+async def test_reads_revalidate_with_etag_through_nginx(stack: StackClient) -> None:
     await stack.sync(results=30, seed="etag")
     async with aiohttp.ClientSession() as session:
         async with session.get(f"{stack.base_url}/queries/countries") as response:
@@ -90,7 +92,9 @@ async def test_reads_revalidate_with_etag_through_nginx(stack: StackClient):
             assert response.status == 304
 
 
-async def test_one_country_is_paged_and_an_unknown_one_is_404(stack: StackClient):
+async def test_one_country_is_paged_and_an_unknown_one_is_404(
+    stack: StackClient,
+) -> None:
     body = await stack.sync(results=200, nationalities=["US"], seed="paged")
     [united_states] = body["countries"]
 
@@ -108,7 +112,7 @@ async def test_one_country_is_paged_and_an_unknown_one_is_404(stack: StackClient
     assert "size" in bad["detail"]
 
 
-async def test_commands_need_the_token_through_nginx(stack: StackClient):
+async def test_commands_need_the_token_through_nginx(stack: StackClient) -> None:
     async with (
         aiohttp.ClientSession() as session,
         session.post(f"{stack.base_url}/commands/sync") as response,
@@ -117,7 +121,9 @@ async def test_commands_need_the_token_through_nginx(stack: StackClient):
         assert response.content_type == "application/problem+json"
 
 
-async def test_nginx_sets_security_headers_and_hides_its_version(stack: StackClient):
+async def test_nginx_sets_security_headers_and_hides_its_version(
+    stack: StackClient,
+) -> None:
     async with (
         aiohttp.ClientSession() as session,
         session.get(f"{stack.base_url}/") as response,

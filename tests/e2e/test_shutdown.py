@@ -9,7 +9,7 @@ from devstack.stack import Stack
 from tests.e2e.conftest import StackClient, stack_config
 
 
-async def test_every_service_exits_cleanly_on_sigterm(amqp_url, mongo_url):
+async def test_every_service_exits_cleanly_on_sigterm(amqp_url, mongo_url) -> None:
     with tempfile.TemporaryDirectory(prefix="e2e-shutdown-") as tmp:
         config = stack_config(amqp_url, mongo_url, Path(tmp))
         stack = Stack(config)

@@ -19,7 +19,7 @@ async def cleanup(amqp_url, topology):
 
 async def test_an_accepted_command_is_waiting_in_the_sync_queue(
     aiohttp_client, amqp_url, topology, cleanup
-):
+) -> None:
     settings = CommandSettings(
         _env_file=None, amqp_url=amqp_url, amqp_namespace=topology.prefix
     )
@@ -43,7 +43,7 @@ async def test_an_accepted_command_is_waiting_in_the_sync_queue(
 
 async def test_readiness_reports_the_broker_connection(
     aiohttp_client, amqp_url, topology, cleanup
-):
+) -> None:
     settings = CommandSettings(
         _env_file=None, amqp_url=amqp_url, amqp_namespace=topology.prefix
     )

@@ -13,7 +13,7 @@ T = TypeVar("T")
 
 
 async def eventually(
-    check: Callable[[], Awaitable[T]],
+    check: Callable[[], Awaitable[T | None]],
     *,
     timeout: float = 10.0,
     interval: float = 0.05,
@@ -39,7 +39,7 @@ async def eventually(
 
 
 def wait_until(
-    check: Callable[[], T],
+    check: Callable[[], T | None],
     *,
     timeout: float = 10.0,
     interval: float = 0.05,

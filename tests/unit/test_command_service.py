@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import aio_pika
 import pytest
 
@@ -11,9 +9,6 @@ from command_service.app import create_app
 from command_service.settings import CommandSettings
 from contracts.commands import SyncRequested
 from tests.support.fakes import FakePublisher
-
-if TYPE_CHECKING:
-    from aiohttp.test_utils import TestClient
 
 TOKEN = "s3cret-token-for-tests"
 
@@ -24,7 +19,7 @@ def publisher() -> FakePublisher:
 
 
 @pytest.fixture
-async def client(aiohttp_client, publisher: FakePublisher) -> TestClient:
+async def client(aiohttp_client, publisher: FakePublisher):
     settings = CommandSettings(_env_file=None, command_token=TOKEN)
     return await aiohttp_client(create_app(settings, publisher=publisher))
 
@@ -32,7 +27,7 @@ async def client(aiohttp_client, publisher: FakePublisher) -> TestClient:
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-async def test_a_sync_without_body_is_accepted_with_defaults(client, publisher):
+async def test_a_sync_without_body_is_accepted_with_defaults(client, publisher) -> None:
     response = await client.post("/commands/sync", headers=AUTH)
 
     assert response.status == 202
@@ -46,7 +41,9 @@ async def test_a_sync_without_body_is_accepted_with_defaults(client, publisher):
     assert command.trigger == "api"
 
 
-async def test_a_sync_with_parameters_carries_them_into_the_command(client, publisher):
+async def test_a_sync_with_parameters_carries_them_into_the_command(
+    client, publisher
+) -> None:
     response = await client.post(
         "/commands/sync",
         json={"results": 120, "nationalities": ["us", "GB"], "seed": "abc123"},
@@ -79,7 +76,7 @@ async def test_a_sync_with_parameters_carries_them_into_the_command(client, publ
 )
 async def test_a_bad_field_is_refused_with_a_problem_naming_it(
     client, publisher, body, named
-):
+) -> None:
     response = await client.post("/commands/sync", json=body, headers=AUTH)
 
     assert response.status == 422
@@ -89,7 +86,7 @@ async def test_a_bad_field_is_refused_with_a_problem_naming_it(
     assert publisher.published == []
 
 
-async def test_a_body_that_is_not_json_is_a_bad_request(client):
+async def test_a_body_that_is_not_json_is_a_bad_request(client) -> None:
     response = await client.post(
         "/commands/sync",
         data=b"{nope",
@@ -100,7 +97,7 @@ async def test_a_body_that_is_not_json_is_a_bad_request(client):
     assert "not valid JSON" in (await response.json())["detail"]
 
 
-async def test_a_body_of_another_media_type_is_refused(client):
+async def test_a_body_of_another_media_type_is_refused(client) -> None:
     response = await client.post(
         "/commands/sync",
         data=b"results=5",
@@ -110,7 +107,7 @@ async def test_a_body_of_another_media_type_is_refused(client):
     assert response.status == 415
 
 
-async def test_a_huge_body_is_refused(client):
+async def test_a_huge_body_is_refused(client) -> None:
     response = await client.post(
         "/commands/sync",
         data=b"{" + b" " * 20_000 + b"}",
@@ -126,7 +123,7 @@ async def test_a_huge_body_is_refused(client):
 )
 async def test_a_command_without_the_right_token_is_unauthorised(
     client, publisher, header
-):
+) -> None:
     headers = {} if header is None else {"Authorization": header}
 
     response = await client.post("/commands/sync", headers=headers)
@@ -136,7 +133,7 @@ async def test_a_command_without_the_right_token_is_unauthorised(
     assert publisher.published == []
 
 
-async def test_without_a_configured_token_commands_need_no_auth(aiohttp_client):
+async def test_without_a_configured_token_commands_need_no_auth(aiohttp_client) -> None:
     publisher = FakePublisher()
     app = create_app(CommandSettings(_env_file=None), publisher=publisher)
     client = await aiohttp_client(app)
@@ -156,7 +153,7 @@ async def test_without_a_configured_token_commands_need_no_auth(aiohttp_client):
 )
 async def test_a_broker_that_does_not_confirm_gives_503_and_no_202(
     aiohttp_client, error
-):
+) -> None:
     publisher = FakePublisher(error=error)
     app = create_app(CommandSettings(_env_file=None), publisher=publisher)
     client = await aiohttp_client(app)
@@ -167,7 +164,7 @@ async def test_a_broker_that_does_not_confirm_gives_503_and_no_202(
     assert response.headers["Retry-After"] == "5"
 
 
-async def test_unknown_routes_and_wrong_methods_are_problems(client):
+async def test_unknown_routes_and_wrong_methods_are_problems(client) -> None:
     missing = await client.get("/commands/nothing")
     wrong = await client.get("/commands/sync")
 
@@ -177,11 +174,11 @@ async def test_unknown_routes_and_wrong_methods_are_problems(client):
     assert wrong.content_type == "application/problem+json"
 
 
-async def test_health_and_readiness_answer(client):
+async def test_health_and_readiness_answer(client) -> None:
     assert (await client.get("/healthz")).status == 200
     assert (await client.get("/readyz")).status == 200
 
 
-def test_a_short_token_is_refused_at_start():
+def test_a_short_token_is_refused_at_start() -> None:
     with pytest.raises(ValueError, match="at least 16"):
         CommandSettings(_env_file=None, command_token="short")
