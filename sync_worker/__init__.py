@@ -1,0 +1,1 @@
+"""The sync worker: the only component that talks to Randomuser."""

@@ -1,0 +1,316 @@
+"""HTTP client of the Randomuser API: pages, timeouts, retries and a request budget."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+import aiohttp
+
+from contracts.base import utc_now
+from sync_worker.pacing import RetryPolicy, UpstreamBudget
+from sync_worker.upstream import UpstreamError, parse_response
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+    from datetime import datetime
+
+    from sync_worker.settings import SyncWorkerSettings
+
+logger = logging.getLogger(__name__)
+
+MAX_USERS_PER_REQUEST: Final = 5_000
+"""Upstream turns any larger `results` into 1 (not 5,000)."""
+
+INCLUDED_FIELDS: Final = "gender,name,location,email,login,nat"
+"""Only what validation reads: halves the body. `id` stays out, which also
+avoids the request shapes that make upstream hang (RANDOMUSER-API.md 5.4)."""
+
+MAX_BODY_BYTES: Final = 64 * 1024 * 1024
+"""5,000 users with every field are about 5.4 MB; anything far larger is hostile."""
+
+RATE_LIMIT_BACKOFF_FACTOR: Final = 30
+"""After a 429 the backoff base is this many times longer: upstream counts users
+over a fixed 5-minute window, so retrying within seconds only gets refused again."""
+
+USER_AGENT: Final = "randomuser-connector-sync-worker/0.1 (+https://randomuser.me)"
+
+_SUMMARIES: Final[dict[str, str]] = {
+    "rate_limited": "rate-limited by Randomuser",
+    "not_found": "Randomuser URL not found",
+    "blocked": "blocked by Randomuser's CDN",
+    "http_error": "Randomuser answered with an HTTP error",
+    "empty_body": "Randomuser sent an empty body",
+    "html": "Randomuser sent an HTML page instead of JSON",
+    "not_json": "Randomuser sent invalid JSON",
+    "truncated": "Randomuser sent a truncated body",
+    "error_object": "Randomuser reported an error",
+    "bad_shape": "Randomuser sent an unexpected JSON shape",
+    "placeholder": "Randomuser sent its outage placeholder instead of users",
+    "empty_results": "Randomuser sent no users",
+    "wrong_count": "Randomuser sent the wrong number of users",
+    "timeout": "Randomuser did not answer in time",
+    "connection": "could not reach Randomuser",
+    "too_large": "Randomuser sent an oversized body",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FetchRequest:
+    """What one sync asks of upstream."""
+
+    results: int
+    seed: str
+    nationalities: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """Every raw user of a sync, in upstream order, fetched page by page."""
+
+    users: list[Any]
+    seed: str
+    attempts: int
+    pages: int
+    fetched_at: datetime
+
+
+class FetchFailed(Exception):
+    """Upstream could not deliver every page; `reason` says why, for operators."""
+
+    def __init__(self, reason: str, attempts: int) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.attempts = attempts
+
+
+class RandomuserClient(Protocol):
+    """Anything that can fetch the raw users of a sync."""
+
+    async def fetch(self, request: FetchRequest) -> Fetched:
+        """Fetch every page of `request`.
+
+        Raises:
+            FetchFailed: a page could not be fetched within the allowed attempts.
+        """
+
+
+def new_seed() -> str:
+    """A random 16-hex-character seed, the shape upstream generates itself."""
+    return secrets.token_hex(8)
+
+
+def page_sizes(results: int, per_request: int = MAX_USERS_PER_REQUEST) -> list[int]:
+    """Split `results` into requests of at most `per_request` users, in page order."""
+    full, rest = divmod(results, per_request)
+    return [per_request] * full + ([rest] if rest else [])
+
+
+class _AttemptFailed(Exception):
+    def __init__(self, kind: str, detail: str, *, retryable: bool = True) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+        self.detail = detail
+        self.retryable = retryable
+
+
+class HttpRandomuserClient:
+    """Fetches users over HTTP from Randomuser (or anything that speaks like it)."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        *,
+        timeout: float,
+        retry: RetryPolicy,
+        budget: UpstreamBudget,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._session = session
+        self.url = url
+        self._timeout = timeout
+        self.retry = retry
+        self.budget = budget
+        self._sleep = sleep
+        self._per_request = min(MAX_USERS_PER_REQUEST, budget.users_per_window)
+
+    @classmethod
+    def from_settings(
+        cls, session: aiohttp.ClientSession, settings: SyncWorkerSettings
+    ) -> HttpRandomuserClient:
+        """Build the client the settings describe."""
+        return cls(
+            session,
+            settings.api_url,
+            timeout=settings.http_timeout_seconds,
+            retry=RetryPolicy(
+                max_attempts=settings.fetch_max_attempts,
+                backoff=settings.fetch_backoff_seconds,
+                rate_limit_backoff=settings.fetch_backoff_seconds
+                * RATE_LIMIT_BACKOFF_FACTOR,
+                max_delay=settings.upstream_window_seconds,
+            ),
+            budget=UpstreamBudget(
+                settings.upstream_users_per_window, settings.upstream_window_seconds
+            ),
+        )
+
+    async def fetch(self, request: FetchRequest) -> Fetched:
+        """Fetch every page of `request`; pages share the seed, so the set is reproducible.
+
+        Raises:
+            FetchFailed: a page failed `max_attempts` times, or in a way that
+                retrying cannot fix (404, CDN block).
+        """
+        sizes = page_sizes(request.results, self._per_request)
+        users: list[Any] = []
+        attempts = 0
+        for number, size in enumerate(sizes, start=1):
+            page_users, page_attempts = await self._fetch_page(
+                request, number, size, len(sizes), attempts
+            )
+            attempts += page_attempts
+            users.extend(page_users)
+        return Fetched(
+            users=users,
+            seed=request.seed,
+            attempts=attempts,
+            pages=len(sizes),
+            fetched_at=utc_now(),
+        )
+
+    async def _fetch_page(
+        self, request: FetchRequest, number: int, size: int, pages: int, before: int
+    ) -> tuple[list[Any], int]:
+        params = {
+            "results": str(size),
+            "seed": request.seed,
+            "page": str(number),
+            "inc": INCLUDED_FIELDS,
+        }
+        if request.nationalities:
+            params["nat"] = ",".join(request.nationalities)
+        history: list[str] = []
+        for attempt in range(1, self.retry.max_attempts + 1):
+            await self.budget.reserve(size)
+            started = time.perf_counter()
+            try:
+                users = await self._request(params, size, number, request.seed)
+            except _AttemptFailed as failure:
+                history.append(failure.kind)
+                last_attempt = attempt == self.retry.max_attempts
+                if not failure.retryable or last_attempt:
+                    raise FetchFailed(
+                        _reason(failure, history, number, pages), before + attempt
+                    ) from None
+                pause = self.retry.delay(
+                    attempt, rate_limited=failure.kind == "rate_limited"
+                )
+                logger.warning(
+                    "page %d/%d attempt %d failed (%s); retrying in %.2fs",
+                    number,
+                    pages,
+                    attempt,
+                    failure,
+                    pause,
+                )
+                await self._sleep(pause)
+                continue
+            logger.info(
+                "fetched page %d/%d: %d users in %.3fs",
+                number,
+                pages,
+                len(users),
+                time.perf_counter() - started,
+            )
+            return users, attempt
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _request(
+        self, params: dict[str, str], size: int, number: int, seed: str
+    ) -> list[Any]:
+        try:
+            # One deadline for connecting, headers and the whole body: a
+            # server that trickles bytes cannot hold a sync forever.
+            async with (
+                asyncio.timeout(self._timeout),
+                self._session.get(
+                    self.url, params=params, headers={"User-Agent": USER_AGENT}
+                ) as response,
+            ):
+                body = await _read_body(response)
+                status = response.status
+                content_type = response.headers.get("Content-Type")
+        except TimeoutError:
+            raise _AttemptFailed(
+                "timeout", f"no complete response within {self._timeout:g}s"
+            ) from None
+        except aiohttp.ClientPayloadError as exc:
+            raise _AttemptFailed("truncated", f"body cut short: {exc}") from None
+        except aiohttp.ClientError as exc:
+            raise _AttemptFailed("connection", f"{type(exc).__name__}: {exc}") from None
+        try:
+            page = parse_response(status, content_type, body)
+        except UpstreamError as exc:
+            raise _AttemptFailed(
+                exc.kind, exc.detail, retryable=_retryable(exc)
+            ) from None
+        if len(page.users) != size:
+            raise _AttemptFailed(
+                "wrong_count", f"asked for {size} users, got {len(page.users)}"
+            )
+        info = page.info
+        if info is not None and info.page is not None and info.page != number:
+            raise _AttemptFailed(
+                "bad_shape", f"asked for page {number}, got page {info.page}"
+            )
+        if (
+            info is not None
+            and info.seed is not None
+            and not info.seed.startswith(seed)
+        ):
+            raise _AttemptFailed("bad_shape", "the response is for another seed")
+        return page.users
+
+
+async def _read_body(response: aiohttp.ClientResponse) -> bytes:
+    if (response.content_length or 0) > MAX_BODY_BYTES:
+        raise _AttemptFailed(
+            "too_large", f"{response.content_length} bytes announced", retryable=False
+        )
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(1 << 16):
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise _AttemptFailed(
+                "too_large", f"over {MAX_BODY_BYTES} bytes", retryable=False
+            )
+    return bytes(body)
+
+
+def _retryable(error: UpstreamError) -> bool:
+    if error.kind in ("not_found", "blocked"):
+        # A wrong URL or a CDN block of this address does not heal in seconds.
+        return False
+    if error.status is not None and 400 <= error.status < 500:
+        # The request itself is refused; asking again changes nothing.
+        return error.kind == "rate_limited" or error.status in (408, 425)
+    return True
+
+
+def _reason(
+    failure: _AttemptFailed, history: list[str], number: int, pages: int
+) -> str:
+    summary = _SUMMARIES.get(failure.kind, failure.kind)
+    tries = len(history)
+    where = f"page {number} of {pages}" if pages > 1 else "the request"
+    text = (
+        f"{summary}: gave up on {where} after {tries} attempt"
+        f"{'s' if tries != 1 else ''} ({', '.join(history)}); last: {failure.detail}"
+    )
+    return text[:2000]

@@ -1,0 +1,122 @@
+"""Settings of the sync worker, read from the environment."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Final, Literal
+
+from pydantic import (
+    Field,
+    HttpUrl,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import NoDecode
+
+from common.settings import BaseServiceSettings
+from contracts.commands import MAX_SYNC_RESULTS, Nationality
+
+_VERSION_SEGMENT: Final = re.compile(r"/\d+(\.\d+)+/?$")
+
+
+class SyncWorkerSettings(BaseServiceSettings):
+    """Everything `python -m sync_worker` reads from the environment."""
+
+    randomuser_url: HttpUrl = Field(
+        default=HttpUrl("https://randomuser.me/api/"),
+        description="Root of the Randomuser API (the /api/ path, without a version).",
+    )
+    randomuser_version: Literal["1.4", "1.3", "latest"] = Field(
+        default="1.4",
+        description=(
+            "Generator version requested as /api/<version>/. Pinned so that a new "
+            "upstream version cannot silently change the payload shape; 'latest' "
+            "requests RANDOMUSER_URL as given."
+        ),
+    )
+    sync_interval_seconds: int = Field(
+        default=3600,
+        ge=0,
+        le=7 * 24 * 3600,
+        description="Period of scheduled syncs, aligned to multiples of it; 0 disables.",
+    )
+    sync_results: int = Field(
+        default=5000,
+        ge=1,
+        le=MAX_SYNC_RESULTS,
+        description="Users per scheduled sync.",
+    )
+    sync_nationalities: Annotated[tuple[Nationality, ...] | None, NoDecode] = Field(
+        default=None,
+        description="Comma-separated nationality codes for scheduled syncs; all when unset.",
+    )
+    scheduler_lock_retry_seconds: PositiveFloat = Field(
+        default=5.0,
+        le=300,
+        description="How often a worker that is not the scheduler tries to become it.",
+    )
+    http_timeout_seconds: PositiveFloat = Field(
+        default=30.0, le=600, description="Total time allowed for one upstream request."
+    )
+    fetch_max_attempts: PositiveInt = Field(
+        default=4, le=20, description="Upstream requests per page before giving up."
+    )
+    fetch_backoff_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description=(
+            "Base of the exponential backoff between retries, with jitter; "
+            "after a 429 the base is 30 times longer."
+        ),
+    )
+    upstream_users_per_window: PositiveInt = Field(
+        default=20_000,
+        le=1_000_000,
+        description="Client-side budget: users requested per window, at most.",
+    )
+    upstream_window_seconds: PositiveFloat = Field(
+        default=300.0, le=3600, description="Length of the client-side budget window."
+    )
+    health_host: str = Field(default="127.0.0.1", description="Health server address.")
+    health_port: int = Field(
+        default=8301, ge=0, le=65535, description="Health server port (0: any free)."
+    )
+
+    @field_validator("sync_nationalities", mode="before")
+    @classmethod
+    def _split_nationalities(cls, value: object) -> object:
+        # The environment carries "US,GB"; upstream accepts any case.
+        if isinstance(value, str):
+            codes = [code.strip().upper() for code in value.split(",")]
+            return tuple(code for code in codes if code) or None
+        return value
+
+    @model_validator(mode="after")
+    def _version_not_twice(self) -> SyncWorkerSettings:
+        path = self.randomuser_url.path or "/"
+        if self.randomuser_version != "latest" and _VERSION_SEGMENT.search(path):
+            msg = (
+                f"RANDOMUSER_URL already names a version ({path}); set "
+                "RANDOMUSER_VERSION=latest or give the /api/ root"
+            )
+            raise ValueError(msg)
+        if self.randomuser_version == "1.3" and self.sync_nationalities:
+            # 1.3 lacks these; upstream would silently ignore the whole list.
+            missing = set(self.sync_nationalities) & {"IN", "MX", "RS", "UA"}
+            if missing:
+                msg = (
+                    f"SYNC_NATIONALITIES {sorted(missing)} do not exist in version 1.3"
+                )
+                raise ValueError(msg)
+        return self
+
+    @property
+    def api_url(self) -> str:
+        """The URL requests go to: the API root plus the pinned version."""
+        root = str(self.randomuser_url)
+        if self.randomuser_version == "latest":
+            return root
+        return f"{root.rstrip('/')}/{self.randomuser_version}/"

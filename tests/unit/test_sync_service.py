@@ -1,0 +1,226 @@
+"""SyncService with a fake upstream and a FakePublisher: what a sync publishes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from common.consuming import PoisonMessage
+from contracts.base import utc_now
+from contracts.codec import encode
+from contracts.commands import SyncRequested
+from contracts.events import SyncCompleted, SyncFailed, UsersFetched
+from sync_worker.randomuser import Fetched, FetchFailed, FetchRequest
+from sync_worker.sync import SyncService, make_batches
+from sync_worker.validation import validate_users
+from tests.support.fakes import FakePublisher
+
+SAMPLE_USERS: list[dict[str, Any]] = orjson.loads(
+    Path(
+        "/work/shared/randomuser_samples/v1.4_seed-b92435b8050047da_results-111.json"
+    ).read_bytes()
+)["results"]
+
+
+def raw_users(count: int) -> list[dict[str, Any]]:
+    return [SAMPLE_USERS[i % len(SAMPLE_USERS)] for i in range(count)]
+
+
+class FakeRandomuser:
+    """Serves the sample users, or fails, and records what it was asked."""
+
+    def __init__(
+        self, users: list[Any] | None = None, *, failure: FetchFailed | None = None
+    ) -> None:
+        self.users = users
+        self.failure = failure
+        self.requests: list[FetchRequest] = []
+
+    async def fetch(self, request: FetchRequest) -> Fetched:
+        self.requests.append(request)
+        if self.failure is not None:
+            raise self.failure
+        users = self.users if self.users is not None else raw_users(request.results)
+        return Fetched(
+            users=users,
+            seed=request.seed,
+            attempts=2,
+            pages=1,
+            fetched_at=utc_now(),
+        )
+
+
+def command(**fields: Any) -> SyncRequested:
+    return SyncRequested(correlation_id="corr-1", **fields)
+
+
+async def test_a_sync_publishes_its_batches_then_completed():
+    publisher = FakePublisher()
+    service = SyncService(FakeRandomuser(), publisher)
+    request = command(results=4_500, seed="fixed")
+
+    outcome = await service.run(request)
+
+    *published, completed = publisher.published
+    batches = [message for message in published if isinstance(message, UsersFetched)]
+    assert completed == outcome
+    assert isinstance(completed, SyncCompleted)
+    assert len(batches) == len(published)
+    assert [(b.batch_index, b.batch_count, len(b.users)) for b in batches] == [
+        (0, 3, 2_000),
+        (1, 3, 2_000),
+        (2, 3, 500),
+    ]
+    assert completed.batch_count == 3
+    assert completed.user_count == 4_500
+    assert completed.dropped_count == 0
+    assert completed.command_id == request.command_id
+    assert completed.seed == "fixed"
+    assert completed.started_at is not None
+    assert completed.started_at <= completed.fetched_at
+
+
+async def test_every_event_of_a_sync_shares_its_sync_id_and_the_command_ids():
+    publisher = FakePublisher()
+    request = command(results=2_500)
+
+    await SyncService(FakeRandomuser(), publisher).run(request)
+
+    sync_ids = {getattr(message, "sync_id", None) for message in publisher.published}
+    assert len(sync_ids) == 1
+    assert None not in sync_ids
+    for message in publisher.published:
+        assert message.correlation_id == "corr-1"
+        assert message.causation_id == request.message_id
+
+
+async def test_each_attempt_gets_a_fresh_sync_id():
+    publisher = FakePublisher()
+    service = SyncService(FakeRandomuser(), publisher)
+    request = command(results=1)
+
+    first = await service.run(request)
+    second = await service.run(request)
+
+    assert first.sync_id != second.sync_id
+
+
+async def test_the_command_is_passed_on_to_upstream():
+    upstream = FakeRandomuser()
+
+    await SyncService(upstream, FakePublisher()).run(
+        command(results=30, seed="s33d", nationalities=("FR", "DE"))
+    )
+
+    assert upstream.requests == [
+        FetchRequest(results=30, seed="s33d", nationalities=("FR", "DE"))
+    ]
+
+
+async def test_without_a_seed_a_random_one_is_chosen_and_reported():
+    upstream = FakeRandomuser()
+
+    outcome = await SyncService(upstream, FakePublisher()).run(command(results=1))
+
+    [request] = upstream.requests
+    assert re.fullmatch(r"[0-9a-f]{16}", request.seed)
+    assert isinstance(outcome, SyncCompleted)
+    assert outcome.seed == request.seed
+
+
+async def test_an_upstream_failure_publishes_only_sync_failed():
+    publisher = FakePublisher()
+    upstream = FakeRandomuser(failure=FetchFailed("rate-limited by Randomuser", 4))
+    request = command(results=10)
+
+    outcome = await SyncService(upstream, publisher).run(request)
+
+    assert publisher.published == [outcome]
+    assert isinstance(outcome, SyncFailed)
+    assert outcome.reason == "rate-limited by Randomuser"
+    assert outcome.attempts == 4
+    assert outcome.command_id == request.command_id
+    assert outcome.correlation_id == "corr-1"
+    assert outcome.causation_id == request.message_id
+
+
+async def test_a_sync_whose_validation_keeps_no_user_is_a_failure():
+    lego = {**SAMPLE_USERS[0], "location": {"postcode": 1}, "nat": "LEGO"}
+    publisher = FakePublisher()
+
+    outcome = await SyncService(FakeRandomuser([lego] * 3), publisher).run(
+        command(results=3)
+    )
+
+    assert publisher.published == [outcome]
+    assert isinstance(outcome, SyncFailed)
+    assert outcome.reason == "validation kept none of the 3 users (missing_country: 3)"
+    assert outcome.attempts == 2
+
+
+async def test_dropped_users_are_counted_in_sync_completed():
+    raws = [
+        *raw_users(5),
+        {**SAMPLE_USERS[0], "gender": "x"},
+        "junk",
+        {**SAMPLE_USERS[0], "email": 1},
+    ]
+    publisher = FakePublisher()
+
+    outcome = await SyncService(FakeRandomuser(raws), publisher).run(command(results=8))
+
+    assert isinstance(outcome, SyncCompleted)
+    assert outcome.user_count == 5
+    assert outcome.dropped_count == 3
+    assert outcome.dropped_reasons == {
+        "invalid_gender": 1,
+        "invalid_user": 1,
+        "invalid_email": 1,
+    }
+
+
+async def test_a_publisher_failure_propagates_so_the_command_is_retried():
+    publisher = FakePublisher(error=ConnectionError("broker gone"))
+
+    with pytest.raises(ConnectionError):
+        await SyncService(FakeRandomuser(), publisher).run(command(results=1))
+
+
+async def test_events_are_not_commands_and_are_dead_lettered():
+    service = SyncService(FakeRandomuser(), FakePublisher())
+    event = SyncFailed(sync_id="s", reason="x", attempts=1)
+
+    with pytest.raises(PoisonMessage, match=r"sync\.failed"):
+        await service.handle(event)
+
+
+async def test_handle_runs_a_sync_for_a_command():
+    publisher = FakePublisher()
+
+    await SyncService(FakeRandomuser(), publisher).handle(command(results=1))
+
+    assert isinstance(publisher.published[-1], SyncCompleted)
+
+
+def test_20000_users_make_10_batches_each_well_under_1_mb():
+    users = validate_users(raw_users(20_000)).users
+
+    batches = make_batches("sync-1", users, correlation_id="c", causation_id="m")
+
+    assert len(batches) == 10
+    assert [batch.batch_index for batch in batches] == list(range(10))
+    assert {batch.batch_count for batch in batches} == {10}
+    assert [user for batch in batches for user in batch.users] == users
+    sizes = [len(encode(batch)) for batch in batches]
+    assert max(sizes) < 1_000_000
+    assert max(sizes) < 500_000
+
+
+def test_no_users_still_make_one_empty_batch_shape():
+    [batch] = make_batches("sync-1", [], correlation_id="c", causation_id=None)
+
+    assert (batch.batch_index, batch.batch_count, batch.users) == (0, 1, ())
