@@ -1,0 +1,354 @@
+"""Projection of sync events into the read model: stage, promote, record failures.
+
+Every handler may run again for the same event (redelivery, duplicate) and in
+any order relative to the other events of its sync: the first effect is the
+only one. A sync becomes visible only through `promote_snapshot`'s move of
+the pointer, once `sync.completed` and every batch it announced are staged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, assert_never
+
+import orjson
+
+from common.consuming import PoisonMessage
+from contracts.base import utc_now
+from contracts.commands import SyncRequested
+from contracts.events import SyncCompleted, SyncFailed, UsersFetched
+from query_service import views
+from query_service.records import (
+    ACTIVE_STATES,
+    Completion,
+    CountrySummary,
+    CountryUsers,
+    DeadLetter,
+    Failure,
+    Snapshot,
+    SnapshotMeta,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+
+    from aio_pika.abc import AbstractIncomingMessage
+
+    from common.consuming import Handler, PoisonCallback
+    from contracts.codec import AnyMessage
+    from contracts.users import User
+    from query_service.read_model import ReadModel
+    from query_service.records import StagedCountry, SyncRecord, UserRow
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectionConfig:
+    """Tunables of the projection."""
+
+    snapshots_kept: int = 3
+    stale_after: timedelta = timedelta(hours=1)
+    gzip_level: int = 6
+    clock: Callable[[], datetime] = field(default=utc_now)
+
+
+def projection_handler(read_model: ReadModel, config: ProjectionConfig) -> Handler:
+    """The consumer's handler: dispatch each decoded message to its effect.
+
+    Raises (from the returned handler):
+        ReadModelUnavailable: a TransientError; the consumer retries.
+        PoisonMessage: the message is not an event; it is dead-lettered.
+    """
+
+    async def handle(message: AnyMessage) -> None:
+        match message:
+            case UsersFetched():
+                await stage_batch(read_model, message, config)
+            case SyncCompleted():
+                await promote_snapshot(read_model, message, config)
+            case SyncFailed():
+                await record_failure(read_model, message, config)
+            case SyncRequested():
+                raise PoisonMessage("sync.requested is a command, not a sync event")
+            case _:
+                assert_never(message)
+
+    return handle
+
+
+def dead_letter_recorder(
+    read_model: ReadModel, clock: Callable[[], datetime] = utc_now
+) -> PoisonCallback:
+    """The consumer's `on_poison`: count each dead-lettered message."""
+
+    async def on_poison(message: AbstractIncomingMessage, reason: str) -> None:
+        await read_model.record_dead_letter(
+            DeadLetter(
+                message_id=message.message_id,
+                message_type=message.type,
+                reason=reason[:1000],
+                at=clock(),
+            )
+        )
+
+    return on_poison
+
+
+async def stage_batch(
+    read_model: ReadModel, event: UsersFetched, config: ProjectionConfig
+) -> None:
+    """Stage one batch with one grouped write, then promote the sync if complete.
+
+    A batch already staged is not written again; a batch of a sync that is
+    no longer active (promoted, failed, superseded) is ignored.
+    """
+    sync_id, index = event.sync_id, event.batch_index
+    record = await read_model.sync(sync_id)
+    if record is not None and record.state not in ACTIVE_STATES:
+        logger.info("ignoring batch %d of %s sync %s", index, record.state, sync_id)
+        return
+    if record is None or index not in record.staged_batches:
+        await read_model.stage_batch(sync_id, index, group_by_country(event.users))
+        # The index is recorded only after the users are written, so a staged
+        # index always means staged data.
+        if not await read_model.mark_batch_staged(sync_id, index, now=config.clock()):
+            await read_model.discard_batch(sync_id, index)
+            logger.info(
+                "ignoring batch %d of sync %s: no longer active", index, sync_id
+            )
+            return
+    await try_promote(read_model, sync_id, config)
+
+
+async def promote_snapshot(
+    read_model: ReadModel, event: SyncCompleted, config: ProjectionConfig
+) -> None:
+    """Record that a sync completed, and promote it if every batch is staged."""
+    completion = Completion(
+        batch_count=event.batch_count,
+        user_count=event.user_count,
+        dropped_count=event.dropped_count,
+        dropped_reasons=tuple(sorted(event.dropped_reasons.items())),
+        fetched_at=event.fetched_at,
+        started_at=event.started_at,
+        command_id=event.command_id,
+        seed=event.seed,
+    )
+    if not await read_model.record_completion(
+        event.sync_id, completion, now=config.clock()
+    ):
+        logger.info("ignoring sync.completed of inactive sync %s", event.sync_id)
+        return
+    await try_promote(read_model, event.sync_id, config)
+
+
+async def try_promote(
+    read_model: ReadModel, sync_id: str, config: ProjectionConfig
+) -> bool:
+    """Promote the sync if it completed and all its batches are staged.
+
+    Returns:
+        True when the sync was ready (its snapshot is now current, or it was
+        superseded by a newer one); False when it still waits for events.
+    """
+    record = await read_model.sync(sync_id)
+    if record is None or record.state != "completed" or record.completion is None:
+        return False
+    completion = record.completion
+    missing = set(range(completion.batch_count)) - record.staged_batches
+    if missing:
+        logger.info(
+            "sync %s waits for %d of %d batches",
+            sync_id,
+            len(missing),
+            completion.batch_count,
+        )
+        return False
+    await _promote(read_model, record, completion, config)
+    return True
+
+
+async def _promote(
+    read_model: ReadModel,
+    record: SyncRecord,
+    completion: Completion,
+    config: ProjectionConfig,
+) -> None:
+    sync_id = record.sync_id
+    key = order_key(completion.fetched_at, sync_id)
+    current = await read_model.pointer()
+    if current is not None and current.order_key > key:
+        await _supersede(read_model, sync_id, config)
+        return
+    staged = await read_model.staged_countries(sync_id)
+    countries = build_countries(staged, completion.batch_count)
+    # Sorting, serialising and compressing 20,000 users takes a while: keep
+    # the event loop (AMQP heartbeats, /readyz) responsive meanwhile.
+    snapshot = await asyncio.to_thread(
+        build_snapshot,
+        sync_id,
+        completion.fetched_at,
+        countries,
+        order_key=key,
+        gzip_level=config.gzip_level,
+    )
+    if snapshot.meta.user_count != completion.user_count:
+        logger.warning(
+            "sync %s announced %d users but staged %d",
+            sync_id,
+            completion.user_count,
+            snapshot.meta.user_count,
+        )
+    # Documents first, pointer last: readers only follow the pointer, so a
+    # half-written snapshot is never visible.
+    await read_model.write_snapshot(snapshot, countries)
+    if not await read_model.move_pointer(sync_id, key):
+        await _supersede(read_model, sync_id, config)
+        return
+    await read_model.mark_promoted(sync_id, now=config.clock())
+    logger.info(
+        "promoted snapshot %s: %d users in %d countries",
+        sync_id,
+        snapshot.meta.user_count,
+        snapshot.meta.country_count,
+    )
+    await _tidy(read_model, config)
+
+
+async def _supersede(
+    read_model: ReadModel, sync_id: str, config: ProjectionConfig
+) -> None:
+    logger.info("sync %s is older than the current snapshot; not promoted", sync_id)
+    await read_model.mark_superseded(
+        sync_id, "a newer snapshot is current", now=config.clock()
+    )
+    # Its documents may exist from this or an interrupted earlier attempt.
+    await read_model.discard_snapshot(sync_id)
+    await _tidy(read_model, config)
+
+
+async def record_failure(
+    read_model: ReadModel, event: SyncFailed, config: ProjectionConfig
+) -> None:
+    """Record a failed sync; the pointer stays where it is."""
+    failure = Failure(
+        reason=event.reason,
+        attempts=event.attempts,
+        failed_at=event.failed_at,
+        started_at=event.started_at,
+        command_id=event.command_id,
+    )
+    if not await read_model.record_failure(event.sync_id, failure, now=config.clock()):
+        logger.warning("ignoring sync.failed of promoted sync %s", event.sync_id)
+        return
+    logger.warning(
+        "sync %s failed after %d attempts: %s",
+        event.sync_id,
+        event.attempts,
+        event.reason,
+    )
+    await _tidy(read_model, config)
+
+
+async def _tidy(read_model: ReadModel, config: ProjectionConfig) -> None:
+    now = config.clock()
+    abandoned = await read_model.abandon_stale_syncs(
+        before=now - config.stale_after, now=now
+    )
+    if abandoned:
+        logger.warning("abandoned %d syncs that never completed", abandoned)
+    await read_model.collect_garbage(snapshots_kept=config.snapshots_kept)
+
+
+def group_by_country(users: Iterable[User]) -> dict[str, list[UserRow]]:
+    """A batch's users by country, each list in upstream order."""
+    countries: dict[str, list[UserRow]] = {}
+    for user in users:
+        countries.setdefault(user.country, []).append(
+            {"name": user.name, "gender": user.gender, "email": user.email}
+        )
+    return countries
+
+
+def build_countries(
+    staged: Iterable[StagedCountry], batch_count: int
+) -> list[CountryUsers]:
+    """Merge staged batches into countries sorted by name, users in stable order.
+
+    Users sort by case-folded name, then e-mail; ties keep batch order, so
+    the result is the same whatever order the batches arrived in.
+    """
+    merged: dict[str, list[UserRow]] = {}
+    for part in sorted(staged, key=lambda p: p.batch_index):
+        if part.batch_index < batch_count:
+            merged.setdefault(part.country, []).extend(part.users)
+    return [
+        CountryUsers(name=name, users=tuple(sorted(users, key=_user_order)))
+        for name, users in sorted(merged.items(), key=lambda item: _name_order(item[0]))
+    ]
+
+
+def _user_order(user: UserRow) -> tuple[str, str]:
+    return user["name"].casefold(), user["email"]
+
+
+def _name_order(name: str) -> tuple[str, str]:
+    return name.casefold(), name
+
+
+def summarise(country: CountryUsers) -> CountrySummary:
+    """A country's counts."""
+    genders = [user["gender"] for user in country.users]
+    return CountrySummary(
+        name=country.name,
+        user_count=len(genders),
+        male=genders.count("male"),
+        female=genders.count("female"),
+    )
+
+
+def order_key(fetched_at: datetime, sync_id: str) -> str:
+    """The pointer's sort key: when the sync fetched its data, then its id.
+
+    A fixed-width UTC timestamp, so string order is time order. Compact on
+    purpose: nx-27017 compares strings that look like ISO dates as dates.
+    """
+    return f"{fetched_at.astimezone(UTC):%Y%m%dT%H%M%S%fZ}/{sync_id}"
+
+
+def build_snapshot(
+    sync_id: str,
+    fetched_at: datetime,
+    countries: Sequence[CountryUsers],
+    *,
+    order_key: str,
+    gzip_level: int,
+) -> Snapshot:
+    """Precompute a snapshot's response bodies: JSON, its gzip, and the names.
+
+    Gzip runs here, once per snapshot, never per request. `mtime=0` makes
+    the bytes depend on the content only.
+    """
+    utc = fetched_at.astimezone(UTC)
+    meta = SnapshotMeta(
+        id=sync_id,
+        # BSON dates hold milliseconds: every body shows the stored value.
+        synced_at=utc.replace(microsecond=utc.microsecond // 1000 * 1000),
+        user_count=sum(len(c.users) for c in countries),
+        country_count=len(countries),
+    )
+    summaries = tuple(summarise(c) for c in countries)
+    body = orjson.dumps(views.countries_body(meta, countries))
+    return Snapshot(
+        meta=meta,
+        order_key=order_key,
+        countries=summaries,
+        countries_json=body,
+        countries_gzip=gzip.compress(body, compresslevel=gzip_level, mtime=0),
+        names_json=orjson.dumps(views.names_body(meta, summaries)),
+    )

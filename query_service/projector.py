@@ -1,0 +1,172 @@
+"""The projector process: consumes sync events and writes the read model."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from contextlib import AsyncExitStack
+from datetime import timedelta
+from typing import TYPE_CHECKING, Final
+
+from common.amqp import connect, declare_exchanges, declare_work_queue
+from common.consuming import run_consumer
+from common.health import Readiness, serve_health
+from common.lifecycle import stop_event_on_signals
+from common.logs import configure_logging
+from common.settings import load_settings
+from contracts.topology import Topology
+from query_service.projection import (
+    ProjectionConfig,
+    dead_letter_recorder,
+    projection_handler,
+)
+from query_service.read_model import MongoReadModel, ReadModelUnavailable
+from query_service.settings import ProjectorSettings
+
+if TYPE_CHECKING:
+    from aio_pika.abc import AbstractChannel, AbstractQueue
+
+    from query_service.read_model import ReadModel
+
+logger = logging.getLogger(__name__)
+
+ROUTING_KEYS: Final = ("users.fetched", "sync.completed", "sync.failed")
+MONGO_CHECK_SECONDS: Final = 5.0
+
+
+async def declare_projector_queue(
+    channel: AbstractChannel, topology: Topology, *, delivery_limit: int
+) -> AbstractQueue:
+    """Declare (idempotently) the exchanges, the projector's queue and its DLQ."""
+    await declare_exchanges(channel, topology)
+    return await declare_work_queue(
+        channel,
+        topology,
+        name=topology.projector_queue,
+        exchange=topology.events_exchange,
+        routing_keys=ROUTING_KEYS,
+        delivery_limit=delivery_limit,
+    )
+
+
+async def run(
+    settings: ProjectorSettings,
+    *,
+    read_model: ReadModel | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Project events until `stop` is set (by default: SIGTERM or SIGINT).
+
+    Raises:
+        TimeoutError: RabbitMQ or MongoDB was not reachable within
+            STARTUP_TIMEOUT_SECONDS.
+    """
+    stop = stop if stop is not None else stop_event_on_signals()
+    readiness = Readiness("amqp", "mongo")
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(
+            serve_health(readiness, settings.health_host, settings.health_port)
+        )
+        model: ReadModel
+        if read_model is not None:
+            model = read_model
+        else:
+            model = await stack.enter_async_context(
+                MongoReadModel.open(
+                    str(settings.mongo_url),
+                    settings.mongo_database,
+                    server_timeout=settings.mongo_timeout_seconds,
+                    app_name="projector",
+                )
+            )
+        await _prepare(model, within=settings.startup_timeout_seconds)
+        readiness.set("mongo", ok=True)
+        connection = await connect(
+            str(settings.amqp_url),
+            name="query_service.projector",
+            within=settings.startup_timeout_seconds,
+            readiness=readiness,
+        )
+        stack.push_async_callback(connection.close)
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=settings.amqp_prefetch_count)
+        queue = await declare_projector_queue(
+            channel,
+            Topology(settings.amqp_namespace),
+            delivery_limit=settings.amqp_delivery_limit,
+        )
+        config = ProjectionConfig(
+            snapshots_kept=settings.snapshots_kept,
+            stale_after=timedelta(seconds=settings.stale_sync_seconds),
+            gzip_level=settings.gzip_level,
+        )
+        logger.info("projecting from %s", queue.name)
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(
+                run_consumer(
+                    queue,
+                    projection_handler(model, config),
+                    stop,
+                    shutdown_timeout=settings.shutdown_timeout_seconds,
+                    on_poison=dead_letter_recorder(model),
+                )
+            )
+            tasks.create_task(_watch_mongo(model, readiness, stop))
+        readiness.stopping()
+        logger.info("projector stopped")
+
+
+async def _prepare(read_model: ReadModel, *, within: float) -> None:
+    """Create the indexes, retrying while MongoDB is not reachable yet."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    delay = 0.2
+    while True:
+        try:
+            await read_model.prepare()
+        except ReadModelUnavailable as exc:
+            if loop.time() + delay > deadline:
+                raise TimeoutError(f"MongoDB not reachable within {within}s") from exc
+            logger.warning("MongoDB not reachable yet (%s); retrying", exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            continue
+        return
+
+
+async def _watch_mongo(
+    read_model: ReadModel, readiness: Readiness, stop: asyncio.Event
+) -> None:
+    """Keep the "mongo" readiness check current until `stop` is set."""
+    healthy = True
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=MONGO_CHECK_SECONDS)
+            return
+        try:
+            await read_model.ping()
+        except ReadModelUnavailable as exc:
+            if healthy:
+                logger.warning("MongoDB unreachable: %s", exc)
+            healthy = False
+        else:
+            if not healthy:
+                logger.info("MongoDB reachable again")
+            healthy = True
+        readiness.set("mongo", ok=healthy)
+
+
+def main() -> None:
+    """Entry point of `python -m query_service.projector`."""
+    settings = load_settings(ProjectorSettings)
+    configure_logging("projector", settings.log_level, settings.log_format)
+    try:
+        asyncio.run(run(settings))
+    except Exception:
+        logger.exception("projector crashed")
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

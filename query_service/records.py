@@ -1,0 +1,149 @@
+"""Values the read model stores and returns: snapshots, countries, sync records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, Literal, TypedDict
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+SyncState = Literal["staging", "completed", "promoted", "failed", "superseded"]
+"""`staging`: batches arriving; `completed`: sync.completed seen, batches may be
+missing; `promoted`: its snapshot became current; `failed`: sync.failed seen;
+`superseded`: complete but older than the current snapshot, or abandoned."""
+
+ACTIVE_STATES: Final[tuple[SyncState, ...]] = ("staging", "completed")
+"""States in which a sync still accepts batches and its completion."""
+
+
+class UserRow(TypedDict):
+    """One user as every response shows it."""
+
+    name: str
+    gender: str
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class StagedCountry:
+    """The users of one country in one staged batch, in upstream order."""
+
+    batch_index: int
+    country: str
+    users: tuple[UserRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CountryUsers:
+    """One country of a snapshot, users sorted by name (case-folded) then e-mail."""
+
+    name: str
+    users: tuple[UserRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CountrySummary:
+    """A country's name and counts, without its users."""
+
+    name: str
+    user_count: int
+    male: int
+    female: int
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotMeta:
+    """What identifies a snapshot; its id is the id of the sync it came from."""
+
+    id: str
+    synced_at: datetime
+    user_count: int
+    country_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A promoted sync's precomputed response bodies.
+
+    `countries_json` and `countries_gzip` are the exact bytes of
+    `GET /queries/countries` (gzip is compressed once, at promotion), and
+    `names_json` those of `GET /queries/countries/names`.
+    """
+
+    meta: SnapshotMeta
+    order_key: str
+    countries: tuple[CountrySummary, ...]
+    countries_json: bytes
+    countries_gzip: bytes
+    names_json: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Pointer:
+    """The current snapshot; readers follow only this."""
+
+    snapshot_id: str
+    order_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """The facts of a sync.completed event."""
+
+    batch_count: int
+    user_count: int
+    dropped_count: int
+    dropped_reasons: tuple[tuple[str, int], ...]
+    fetched_at: datetime
+    started_at: datetime | None = None
+    command_id: str | None = None
+    seed: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """The facts of a sync.failed event."""
+
+    reason: str
+    attempts: int
+    failed_at: datetime
+    started_at: datetime | None = None
+    command_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRecord:
+    """Everything the read model knows about one sync attempt."""
+
+    sync_id: str
+    state: SyncState
+    first_seen_at: datetime
+    staged_batches: frozenset[int] = frozenset()
+    completion: Completion | None = None
+    failure: Failure | None = None
+    promoted_at: datetime | None = None
+    superseded_at: datetime | None = None
+    superseded_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message the projector could never handle and dead-lettered."""
+
+    message_id: str | None
+    message_type: str | None
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStatus:
+    """What /queries/sync-status shows."""
+
+    current: SnapshotMeta | None
+    recent: tuple[SyncRecord, ...]
+    last_success: SyncRecord | None
+    last_failure: SyncRecord | None
+    dead_lettered: int
+    last_dead_letter: DeadLetter | None

@@ -1,0 +1,216 @@
+"""The query API: its handlers, the application state they use, and every route.
+
+The AppKey constants live here rather than in app.py because the handlers
+need them and app.py imports this module (the reverse would be circular).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Final, TypeVar
+
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from query_service import views
+from query_service.read_model import ReadModelReader
+from query_service.settings import QuerySettings
+from query_service.snapshot_cache import ServedSnapshot, SnapshotCache
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+SETTINGS: Final = web.AppKey("settings", QuerySettings)
+READ_MODEL: Final = web.AppKey[ReadModelReader]("read_model")
+SNAPSHOTS: Final = web.AppKey("snapshots", SnapshotCache)
+
+JSON: Final = "application/json"
+PROBLEM_JSON: Final = "application/problem+json"
+NO_STORE: Final = "no-store"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class Problem(Exception):
+    """An error the client can act on; the middleware renders it as problem+json."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.headers = dict(headers or {})
+
+
+class PageQuery(BaseModel):
+    """Query string of a paged list."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    page: int = Field(default=1, ge=1, le=1_000_000, description="1-based page.")
+    size: int = Field(default=50, ge=1, le=500, description="Users per page.")
+
+
+def setup_routes(app: web.Application) -> None:
+    """Register every route of the query API (GET also answers HEAD)."""
+    app.router.add_get("/queries/countries", countries)
+    app.router.add_get("/queries/countries/names", country_names)
+    app.router.add_get("/queries/countries/{name}/users", country_users)
+    app.router.add_get("/queries/sync-status", sync_status)
+
+
+async def countries(request: web.Request) -> web.Response:
+    """Every country with its users: the precomputed bytes, gzip when accepted."""
+    served = await request.app[SNAPSHOTS].current()
+    if served is None:
+        return _json_response(views.EMPTY_COUNTRIES, cache_control="no-cache")
+    headers = _validators(request.app, served)
+    headers["Vary"] = "Accept-Encoding"
+    if _matches(request, served):
+        return web.Response(status=304, headers=headers)
+    snapshot = served.snapshot
+    if accepts_gzip(request.headers.get("Accept-Encoding", "")):
+        headers["Content-Encoding"] = "gzip"
+        body = snapshot.countries_gzip
+    else:
+        body = snapshot.countries_json
+    headers["Content-Type"] = JSON
+    return web.Response(body=body, headers=headers)
+
+
+async def country_names(request: web.Request) -> web.Response:
+    """Every country's name and counts, without users (precomputed bytes)."""
+    served = await request.app[SNAPSHOTS].current()
+    if served is None:
+        return _json_response(views.EMPTY_NAMES, cache_control="no-cache")
+    headers = _validators(request.app, served)
+    if _matches(request, served):
+        return web.Response(status=304, headers=headers)
+    headers["Content-Type"] = JSON
+    return web.Response(body=served.snapshot.names_json, headers=headers)
+
+
+async def country_users(request: web.Request) -> web.Response:
+    """One page of one country's users; the name in the path is URL-decoded."""
+    query = _parse_query(PageQuery, request.query)
+    name = request.match_info["name"]
+    served = await request.app[SNAPSHOTS].current()
+    if served is None or name not in served.names:
+        raise Problem(
+            404, "Unknown country", f"there is no country {name!r} in the current data"
+        )
+    headers = _validators(request.app, served)
+    if _matches(request, served):
+        return web.Response(status=304, headers=headers)
+    country = await served.country(name)
+    if country is None:
+        raise Problem(
+            503,
+            "Snapshot replaced",
+            f"snapshot {served.meta.id} was replaced while it was read; retry",
+            headers={"Retry-After": "1"},
+        )
+    body = views.country_page_body(
+        served.meta, country, page=query.page, size=query.size
+    )
+    headers["Content-Type"] = JSON
+    return web.Response(body=orjson.dumps(body), headers=headers)
+
+
+async def sync_status(request: web.Request) -> web.Response:
+    """The current snapshot, recent sync attempts and dead letters; never cached."""
+    settings = request.app[SETTINGS]
+    status = await request.app[READ_MODEL].sync_status(recent=settings.status_history)
+    return _json_response(views.sync_status_body(status), cache_control=NO_STORE)
+
+
+@functools.lru_cache(maxsize=256)
+def accepts_gzip(accept_encoding: str) -> bool:
+    """True when an Accept-Encoding value allows gzip (RFC 9110 §12.5.3).
+
+    Memoised: clients send a handful of distinct values, and this runs on
+    every request of the hot path.
+    """
+    star = False
+    for item in accept_encoding.lower().split(","):
+        coding, _, params = item.partition(";")
+        coding = coding.strip()
+        weight = 1.0
+        for param in params.split(";"):
+            key, _, value = param.partition("=")
+            if key.strip() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        if coding in {"gzip", "x-gzip"}:
+            return weight > 0
+        if coding == "*":
+            star = weight > 0
+    return star
+
+
+def _validators(app: web.Application, served: ServedSnapshot) -> dict[str, str]:
+    # Weak: the gzip and identity bodies are the same representation.
+    # max-age=0 by default: caches revalidate every time and get a cheap 304
+    # until the snapshot changes; CACHE_MAX_AGE_SECONDS trades freshness
+    # for fewer revalidations.
+    max_age = app[SETTINGS].cache_max_age_seconds
+    return {
+        "ETag": served.etag,
+        "Cache-Control": f"public, max-age={max_age}, must-revalidate",
+    }
+
+
+def _matches(request: web.Request, served: ServedSnapshot) -> bool:
+    tags = request.if_none_match
+    # If-None-Match always compares weakly (RFC 9110 §13.1.2).
+    return tags is not None and any(tag.value in {"*", served.meta.id} for tag in tags)
+
+
+def _parse_query(model: type[M], query: Mapping[str, str]) -> M:
+    try:
+        return model.model_validate(dict(query))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        parameter = ".".join(str(part) for part in error["loc"])
+        raise Problem(
+            400,
+            "Invalid query parameter",
+            f"query parameter {parameter!r}: {error['msg']}",
+        ) from exc
+
+
+def _json_response(
+    body: object, *, cache_control: str, status: int = 200
+) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(body),
+        status=status,
+        headers={"Cache-Control": cache_control},
+        content_type=JSON,
+    )
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+) -> web.Response:
+    """An application/problem+json response; errors are never cached."""
+    return web.Response(
+        body=orjson.dumps(views.problem_body(status, title, detail)),
+        status=status,
+        headers={"Cache-Control": NO_STORE, **(headers or {})},
+        content_type=PROBLEM_JSON,
+    )

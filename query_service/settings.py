@@ -1,0 +1,83 @@
+"""Settings of the query replicas and of the projector, read from the environment."""
+
+from __future__ import annotations
+
+from pydantic import Field, MongoDsn, PositiveFloat, PositiveInt
+
+from common.settings import BaseServiceSettings
+
+
+class MongoSettings(BaseServiceSettings):
+    """Where the read model lives; shared by the replicas and the projector."""
+
+    mongo_url: MongoDsn = Field(
+        default=MongoDsn("mongodb://127.0.0.1:27017/?directConnection=true"),
+        description="MongoDB connection URL of the read model.",
+    )
+    mongo_database: str = Field(
+        default="randomuser",
+        pattern=r"^[A-Za-z0-9_\-]{1,63}$",
+        description="Database holding the read model's collections.",
+    )
+    mongo_timeout_seconds: PositiveFloat = Field(
+        default=2.0,
+        le=60,
+        description="Server selection and connect timeout: how soon an outage is seen.",
+    )
+
+
+class QuerySettings(MongoSettings):
+    """One HTTP query replica (`python -m query_service`)."""
+
+    http_host: str = Field(default="127.0.0.1", description="Address to listen on.")
+    http_port: int = Field(
+        default=8101, ge=0, le=65535, description="Port to listen on."
+    )
+    snapshot_poll_seconds: float = Field(
+        default=0.25,
+        ge=0,
+        le=60,
+        description="At most how often a replica re-reads the current-snapshot pointer.",
+    )
+    cache_max_age_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=3600,
+        description=(
+            "max-age of snapshot responses; 0 makes browsers and proxies revalidate "
+            "every time (cheap: a 304)."
+        ),
+    )
+    status_history: PositiveInt = Field(
+        default=20, le=500, description="Sync attempts listed by /queries/sync-status."
+    )
+
+
+class ProjectorSettings(MongoSettings):
+    """The projector (`python -m query_service.projector`), the read model's only writer."""
+
+    health_host: str = Field(default="127.0.0.1", description="Address of /healthz.")
+    health_port: int = Field(
+        default=8201, ge=0, le=65535, description="Port of /healthz and /readyz."
+    )
+    snapshots_kept: PositiveInt = Field(
+        default=3,
+        le=100,
+        description="Promoted snapshots kept (the current one included); older ones are deleted.",
+    )
+    stale_sync_seconds: PositiveFloat = Field(
+        default=3600.0,
+        le=7 * 24 * 3600,
+        description=(
+            "A sync still incomplete this long after its first event is abandoned "
+            "and its staged data deleted."
+        ),
+    )
+    gzip_level: int = Field(
+        default=6,
+        ge=1,
+        le=9,
+        # Measured on 20,000 users: level 9 took 75 ms against 25 ms and
+        # was no smaller.
+        description="Compression level of the precomputed gzip body (paid once per snapshot).",
+    )

@@ -1,0 +1,192 @@
+"""A replica's in-memory copy of the current snapshot, following the pointer.
+
+The hot path does no database I/O: requests are answered from memory, and at
+most once per poll interval one shared task re-reads the small pointer
+document. Only when the pointer has moved is the new snapshot's document
+loaded, and then swapped in whole, so a request sees one snapshot throughout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from typing import TYPE_CHECKING, Final
+
+from query_service.read_model import ReadModelUnavailable
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from query_service.read_model import ReadModelReader
+    from query_service.records import CountryUsers, Snapshot, SnapshotMeta
+
+logger = logging.getLogger(__name__)
+
+REFRESH_WAIT_SECONDS: Final = 0.2
+"""How long a request waits for a due pointer read before answering from memory."""
+
+
+class ServedSnapshot:
+    """One snapshot as a replica serves it, with the countries it has loaded."""
+
+    def __init__(self, snapshot: Snapshot, read_model: ReadModelReader) -> None:
+        self.snapshot = snapshot
+        self.etag = f'W/"{snapshot.meta.id}"'
+        self.names = frozenset(c.name for c in snapshot.countries)
+        self._read_model = read_model
+        self._countries: dict[str, CountryUsers] = {}
+        self._loading: dict[str, asyncio.Task[CountryUsers | None]] = {}
+
+    @property
+    def meta(self) -> SnapshotMeta:
+        """The snapshot's identity."""
+        return self.snapshot.meta
+
+    async def country(self, name: str) -> CountryUsers | None:
+        """A country of this snapshot, read from the database once (single-flight).
+
+        Returns None when the snapshot has no such country, or when the
+        snapshot was deleted meanwhile (the pointer has moved on).
+
+        Raises:
+            ReadModelUnavailable: the country is not in memory and the
+                database cannot be reached.
+        """
+        if name not in self.names:
+            return None
+        if (cached := self._countries.get(name)) is not None:
+            return cached
+        task = self._loading.get(name)
+        if task is None:
+            task = asyncio.create_task(self._read_model.country(self.meta.id, name))
+            task.add_done_callback(functools.partial(self._country_loaded, name))
+            self._loading[name] = task
+        # Shielded: a client that goes away must not cancel the shared read.
+        return await asyncio.shield(task)
+
+    def _country_loaded(
+        self, name: str, task: asyncio.Task[CountryUsers | None]
+    ) -> None:
+        self._loading.pop(name, None)
+        if task.cancelled() or task.exception() is not None:
+            return
+        if (country := task.result()) is not None:
+            self._countries[name] = country
+
+    def cancel_loads(self) -> None:
+        """Cancel the reads still in flight (on shutdown)."""
+        for task in self._loading.values():
+            task.cancel()
+
+
+class SnapshotCache:
+    """Follows the current-snapshot pointer for one replica."""
+
+    def __init__(
+        self,
+        read_model: ReadModelReader,
+        *,
+        poll_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._read_model = read_model
+        self._poll_seconds = poll_seconds
+        self._clock = clock
+        self._served: ServedSnapshot | None = None
+        self._loaded = False
+        self._failing = False
+        self._next_check = 0.0
+        self._refreshing: asyncio.Task[None] | None = None
+
+    @property
+    def loaded(self) -> bool:
+        """True once the pointer was read successfully at least once."""
+        return self._loaded
+
+    async def current(self) -> ServedSnapshot | None:
+        """The snapshot to serve, or None when none was promoted yet.
+
+        Within the poll interval this answers from memory. After it, requests
+        join one shared pointer read (waiting at most REFRESH_WAIT_SECONDS),
+        so an answer is never older than the interval, even after an idle
+        spell. While the database is known to be down they do not wait: the
+        replica keeps serving the snapshot it has.
+
+        Raises:
+            ReadModelUnavailable: nothing was ever loaded and the database
+                cannot be reached.
+        """
+        if not self._loaded:
+            await self.refresh()
+        elif self._clock() >= self._next_check:
+            task = self._refresh_task()
+            if not self._failing:
+                # The task logs its own failure (see _refreshed); a slow or
+                # failed refresh leaves the snapshot in memory being served.
+                with contextlib.suppress(ReadModelUnavailable, TimeoutError):
+                    await asyncio.wait_for(
+                        asyncio.shield(task), timeout=REFRESH_WAIT_SECONDS
+                    )
+        return self._served
+
+    async def refresh(self) -> None:
+        """Re-read the pointer now (joining a refresh in flight) and follow it.
+
+        Raises:
+            ReadModelUnavailable: the database cannot be reached.
+        """
+        await asyncio.shield(self._refresh_task())
+
+    async def close(self) -> None:
+        """Stop the refresh and the reads in flight."""
+        if self._refreshing is not None:
+            self._refreshing.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._refreshing
+        if self._served is not None:
+            self._served.cancel_loads()
+
+    def _refresh_task(self) -> asyncio.Task[None]:
+        task = self._refreshing
+        if task is None or task.done():
+            task = asyncio.create_task(self._follow_pointer())
+            task.add_done_callback(self._refreshed)
+            self._refreshing = task
+        return task
+
+    async def _follow_pointer(self) -> None:
+        try:
+            pointer = await self._read_model.pointer()
+            served = self._served
+            if pointer is not None and (
+                served is None or served.meta.id != pointer.snapshot_id
+            ):
+                snapshot = await self._read_model.snapshot(pointer.snapshot_id)
+                # None: deleted between the two reads, so the pointer moved
+                # again; keep what we have and follow it next time.
+                if snapshot is not None:
+                    self._served = ServedSnapshot(snapshot, self._read_model)
+                    logger.info("serving snapshot %s", pointer.snapshot_id)
+            self._loaded = True
+        finally:
+            # Also after a failure: an outage costs one attempt per interval.
+            self._next_check = self._clock() + self._poll_seconds
+
+    def _refreshed(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None and not self._failing:
+            self._failing = True
+            served = self._served
+            logger.warning(
+                "cannot refresh the snapshot (%s); serving %s",
+                error,
+                served.meta.id if served else "nothing",
+            )
+        elif error is None and self._failing:
+            self._failing = False
+            logger.info("snapshot refresh works again")

@@ -1,0 +1,249 @@
+"""Pure functions shaping read-model records into response bodies."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final, TypedDict
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
+    from query_service.records import (
+        CountrySummary,
+        CountryUsers,
+        DeadLetter,
+        SnapshotMeta,
+        SyncRecord,
+        SyncStatus,
+        UserRow,
+    )
+
+
+class SnapshotBody(TypedDict):
+    """Which snapshot a response comes from."""
+
+    id: str
+    synced_at: datetime
+    user_count: int
+    country_count: int
+
+
+class CountryBody(TypedDict):
+    """One country with its users, in /queries/countries."""
+
+    name: str
+    users: Sequence[UserRow]
+
+
+class CountriesBody(TypedDict):
+    """GET /queries/countries."""
+
+    countries: list[CountryBody]
+    snapshot: SnapshotBody | None
+
+
+class GendersBody(TypedDict):
+    """Users of a country by gender."""
+
+    male: int
+    female: int
+
+
+class CountryNameBody(TypedDict):
+    """One country without its users, in /queries/countries/names."""
+
+    name: str
+    user_count: int
+    genders: GendersBody
+
+
+class NamesBody(TypedDict):
+    """GET /queries/countries/names."""
+
+    countries: list[CountryNameBody]
+    snapshot: SnapshotBody | None
+
+
+class CountryPageBody(TypedDict):
+    """GET /queries/countries/{name}/users."""
+
+    country: str
+    page: int
+    size: int
+    total: int
+    pages: int
+    users: Sequence[UserRow]
+    snapshot: SnapshotBody
+
+
+class SyncBody(TypedDict):
+    """One sync attempt in /queries/sync-status."""
+
+    sync_id: str
+    state: str
+    first_seen_at: datetime
+    batches_staged: int
+    batch_count: int | None
+    user_count: int | None
+    dropped_count: int | None
+    dropped_reasons: dict[str, int]
+    command_id: str | None
+    seed: str | None
+    started_at: datetime | None
+    fetched_at: datetime | None
+    promoted_at: datetime | None
+    failed_at: datetime | None
+    reason: str | None
+    attempts: int | None
+    superseded_at: datetime | None
+    superseded_reason: str | None
+
+
+class DeadLetterBody(TypedDict):
+    """The latest message the projector dead-lettered."""
+
+    message_id: str | None
+    message_type: str | None
+    reason: str
+    at: datetime
+
+
+class SyncStatusBody(TypedDict):
+    """GET /queries/sync-status."""
+
+    current_snapshot: SnapshotBody | None
+    last_success: SyncBody | None
+    last_attempt: SyncBody | None
+    last_failure: SyncBody | None
+    recent: list[SyncBody]
+    dead_lettered: int
+    last_dead_letter: DeadLetterBody | None
+
+
+class ProblemBody(TypedDict):
+    """An RFC 9457 problem: every error response."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+
+
+EMPTY_COUNTRIES: Final[CountriesBody] = {"countries": [], "snapshot": None}
+EMPTY_NAMES: Final[NamesBody] = {"countries": [], "snapshot": None}
+
+
+def snapshot_body(meta: SnapshotMeta) -> SnapshotBody:
+    """The `snapshot` member of every snapshot-backed response."""
+    return {
+        "id": meta.id,
+        "synced_at": meta.synced_at,
+        "user_count": meta.user_count,
+        "country_count": meta.country_count,
+    }
+
+
+def countries_body(
+    meta: SnapshotMeta, countries: Sequence[CountryUsers]
+) -> CountriesBody:
+    """Every country with all its users, in the order given."""
+    return {
+        "countries": [{"name": c.name, "users": c.users} for c in countries],
+        "snapshot": snapshot_body(meta),
+    }
+
+
+def names_body(meta: SnapshotMeta, countries: Sequence[CountrySummary]) -> NamesBody:
+    """Every country's name and counts, in the order given."""
+    return {
+        "countries": [
+            {
+                "name": c.name,
+                "user_count": c.user_count,
+                "genders": {"male": c.male, "female": c.female},
+            }
+            for c in countries
+        ],
+        "snapshot": snapshot_body(meta),
+    }
+
+
+def country_page_body(
+    meta: SnapshotMeta, country: CountryUsers, *, page: int, size: int
+) -> CountryPageBody:
+    """One page of a country's users; a page past the end is empty."""
+    total = len(country.users)
+    start = (page - 1) * size
+    return {
+        "country": country.name,
+        "page": page,
+        "size": size,
+        "total": total,
+        "pages": -(-total // size),
+        "users": country.users[start : start + size],
+        "snapshot": snapshot_body(meta),
+    }
+
+
+def sync_body(record: SyncRecord) -> SyncBody:
+    """One sync attempt, flattened for a dashboard."""
+    completion = record.completion
+    failure = record.failure
+    started_at: datetime | None = None
+    command_id: str | None = None
+    if completion is not None:
+        started_at, command_id = completion.started_at, completion.command_id
+    if failure is not None:
+        started_at = started_at or failure.started_at
+        command_id = command_id or failure.command_id
+    return {
+        "sync_id": record.sync_id,
+        "state": record.state,
+        "first_seen_at": record.first_seen_at,
+        "batches_staged": len(record.staged_batches),
+        "batch_count": completion.batch_count if completion else None,
+        "user_count": completion.user_count if completion else None,
+        "dropped_count": completion.dropped_count if completion else None,
+        "dropped_reasons": dict(completion.dropped_reasons) if completion else {},
+        "command_id": command_id,
+        "seed": completion.seed if completion else None,
+        "started_at": started_at,
+        "fetched_at": completion.fetched_at if completion else None,
+        "promoted_at": record.promoted_at,
+        "failed_at": failure.failed_at if failure else None,
+        "reason": failure.reason if failure else None,
+        "attempts": failure.attempts if failure else None,
+        "superseded_at": record.superseded_at,
+        "superseded_reason": record.superseded_reason,
+    }
+
+
+def dead_letter_body(letter: DeadLetter) -> DeadLetterBody:
+    """The latest dead-lettered message."""
+    return {
+        "message_id": letter.message_id,
+        "message_type": letter.message_type,
+        "reason": letter.reason,
+        "at": letter.at,
+    }
+
+
+def sync_status_body(status: SyncStatus) -> SyncStatusBody:
+    """The current snapshot, recent attempts (newest first) and dead letters."""
+    recent = [sync_body(record) for record in status.recent]
+    return {
+        "current_snapshot": snapshot_body(status.current) if status.current else None,
+        "last_success": sync_body(status.last_success) if status.last_success else None,
+        "last_attempt": recent[0] if recent else None,
+        "last_failure": sync_body(status.last_failure) if status.last_failure else None,
+        "recent": recent,
+        "dead_lettered": status.dead_lettered,
+        "last_dead_letter": dead_letter_body(status.last_dead_letter)
+        if status.last_dead_letter
+        else None,
+    }
+
+
+def problem_body(status: int, title: str, detail: str) -> ProblemBody:
+    """An RFC 9457 problem document."""
+    return {"type": "about:blank", "title": title, "status": status, "detail": detail}

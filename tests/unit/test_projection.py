@@ -1,0 +1,414 @@
+"""Projection logic on the in-memory read model: idempotence, order, promotion."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import random
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import orjson
+import pytest
+
+from common.consuming import PoisonMessage, TransientError
+from contracts.commands import SyncRequested
+from contracts.events import SyncCompleted, SyncFailed, UsersFetched
+from contracts.users import User
+from query_service.memory import InMemoryReadModel
+from query_service.projection import (
+    ProjectionConfig,
+    build_countries,
+    order_key,
+    projection_handler,
+)
+from query_service.read_model import ReadModelUnavailable
+from query_service.records import StagedCountry, UserRow
+
+if TYPE_CHECKING:
+    from common.consuming import Handler
+    from contracts.codec import AnyMessage
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    """A settable clock for the projection."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def person(
+    name: str, country: str = "Norway", gender: str = "female", email: str = ""
+) -> User:
+    return User.model_validate(
+        {
+            "name": name,
+            "gender": gender,
+            "email": email or f"{name.lower().replace(' ', '.')}@example.com",
+            "country": country,
+        }
+    )
+
+
+def sync_events(
+    sync_id: str,
+    users: list[User],
+    *,
+    batch_size: int,
+    fetched_at: datetime = T0,
+) -> tuple[list[UsersFetched], SyncCompleted]:
+    chunks = [users[i : i + batch_size] for i in range(0, len(users), batch_size)]
+    chunks = chunks or [[]]
+    batches = [
+        UsersFetched(
+            sync_id=sync_id,
+            batch_index=index,
+            batch_count=len(chunks),
+            users=tuple(chunk),
+        )
+        for index, chunk in enumerate(chunks)
+    ]
+    completed = SyncCompleted(
+        sync_id=sync_id,
+        batch_count=len(chunks),
+        user_count=len(users),
+        fetched_at=fetched_at,
+    )
+    return batches, completed
+
+
+PEOPLE = [
+    person("Zoe Alder", "Norway"),
+    person("adam Berg", "Norway", "male"),
+    person("Åsa Lind", "Sweden"),
+    person("Adam Berg", "Norway", "male", email="a.berg@example.com"),
+    person("Émile Roux", "France", "male"),
+    person("Ola Nordmann", "Norway", "male"),
+    person("Jean Dupont", "France", "male"),
+    person("Kari Nordmann", "Norway"),
+    person("Bo Ek", "United Kingdom", "male"),
+]
+
+
+@pytest.fixture
+def model() -> InMemoryReadModel:
+    return InMemoryReadModel()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def handle(model: InMemoryReadModel, clock: Clock) -> Handler:
+    return projection_handler(model, ProjectionConfig(snapshots_kept=2, clock=clock))
+
+
+async def deliver(handle: Handler, *messages: AnyMessage) -> None:
+    for message in messages:
+        await handle(message)
+
+
+async def countries_of(model: InMemoryReadModel) -> dict[str, list[str]]:
+    pointer = await model.pointer()
+    assert pointer is not None
+    snapshot = await model.snapshot(pointer.snapshot_id)
+    assert snapshot is not None
+    body = orjson.loads(snapshot.countries_json)
+    return {c["name"]: [u["name"] for u in c["users"]] for c in body["countries"]}
+
+
+async def test_a_sync_in_order_becomes_the_current_snapshot(model, handle):
+    batches, completed = sync_events("s1", PEOPLE, batch_size=3)
+
+    await deliver(handle, *batches, completed)
+
+    pointer = await model.pointer()
+    assert pointer is not None
+    assert pointer.snapshot_id == "s1"
+    record = await model.sync("s1")
+    assert record is not None
+    assert record.state == "promoted"
+
+
+async def test_countries_are_sorted_by_name_and_users_by_folded_name_then_email(
+    model, handle
+):
+    batches, completed = sync_events("s1", PEOPLE, batch_size=4)
+
+    await deliver(handle, *batches, completed)
+
+    assert await countries_of(model) == {
+        # Code-point order of the case-folded names: no locale collation.
+        "France": ["Jean Dupont", "Émile Roux"],
+        "Norway": [
+            "Adam Berg",  # a.berg@ sorts before adam.berg@
+            "adam Berg",
+            "Kari Nordmann",
+            "Ola Nordmann",
+            "Zoe Alder",
+        ],
+        "Sweden": ["Åsa Lind"],
+        "United Kingdom": ["Bo Ek"],
+    }
+    snapshot = await model.snapshot("s1")
+    assert snapshot is not None
+    assert [c["name"] for c in orjson.loads(snapshot.countries_json)["countries"]] == [
+        "France",
+        "Norway",
+        "Sweden",
+        "United Kingdom",
+    ]
+
+
+async def test_every_delivery_order_with_duplicates_gives_the_same_snapshot(
+    model, clock
+):
+    batches, completed = sync_events("s1", PEOPLE, batch_size=2)
+    reference = InMemoryReadModel()
+    await deliver(
+        projection_handler(reference, ProjectionConfig(clock=clock)),
+        *batches,
+        completed,
+    )
+    expected = await reference.snapshot("s1")
+    assert expected is not None
+    shuffler = random.Random(7)
+    for _ in range(20):
+        messages: list[AnyMessage] = [*batches, completed, *batches, completed]
+        shuffler.shuffle(messages)
+        fresh = InMemoryReadModel()
+        await deliver(
+            projection_handler(fresh, ProjectionConfig(clock=clock)), *messages
+        )
+        snapshot = await fresh.snapshot("s1")
+        assert snapshot == expected
+        assert (await fresh.pointer()) == (await reference.pointer())
+
+
+async def test_nothing_is_visible_until_the_last_batch_arrives(model, handle):
+    batches, completed = sync_events("s1", PEOPLE, batch_size=2)
+
+    await deliver(handle, completed, *batches[:-1])
+
+    assert await model.pointer() is None
+    record = await model.sync("s1")
+    assert record is not None
+    assert record.state == "completed"
+    await deliver(handle, batches[-1])
+    assert await model.pointer() is not None
+
+
+async def test_nothing_is_visible_until_sync_completed_arrives(model, handle):
+    batches, _ = sync_events("s1", PEOPLE, batch_size=2)
+
+    await deliver(handle, *batches)
+
+    assert await model.pointer() is None
+    record = await model.sync("s1")
+    assert record is not None
+    assert record.staged_batches == frozenset(range(len(batches)))
+
+
+async def test_a_redelivered_batch_is_not_written_twice(model, handle):
+    batches, _ = sync_events("s1", PEOPLE, batch_size=3)
+
+    await deliver(handle, batches[0], batches[0])
+
+    assert model.calls["stage_batch"] == 1
+
+
+async def test_redeliveries_after_promotion_change_nothing(model, handle):
+    batches, completed = sync_events("s1", PEOPLE, batch_size=3)
+    await deliver(handle, *batches, completed)
+    before = await model.snapshot("s1")
+    writes = model.calls["write_snapshot"]
+
+    await deliver(handle, completed, *batches, completed)
+
+    assert model.calls["write_snapshot"] == writes
+    assert await model.snapshot("s1") == before
+    assert await model.staged_countries("s1") == []
+
+
+async def test_a_failed_sync_keeps_the_previous_snapshot_and_records_why(
+    model, handle, clock
+):
+    batches, completed = sync_events("s1", PEOPLE, batch_size=3)
+    await deliver(handle, *batches, completed)
+    later_batches, _ = sync_events("s2", PEOPLE[:2], batch_size=1)
+    clock.now = T0 + timedelta(minutes=5)
+
+    failed = SyncFailed(sync_id="s2", reason="upstream 503", attempts=4)
+    await deliver(handle, later_batches[0], failed, later_batches[1], failed)
+
+    pointer = await model.pointer()
+    assert pointer is not None
+    assert pointer.snapshot_id == "s1"
+    record = await model.sync("s2")
+    assert record is not None
+    assert record.state == "failed"
+    assert record.failure is not None
+    assert record.failure.reason == "upstream 503"
+    assert record.failure.attempts == 4
+    assert await model.staged_countries("s2") == []
+
+
+async def test_a_failure_reported_for_a_promoted_sync_is_ignored(model, handle):
+    batches, completed = sync_events("s1", PEOPLE, batch_size=3)
+    await deliver(handle, *batches, completed)
+
+    await deliver(handle, SyncFailed(sync_id="s1", reason="late", attempts=1))
+
+    record = await model.sync("s1")
+    assert record is not None
+    assert record.state == "promoted"
+
+
+async def test_an_older_sync_completing_late_never_replaces_a_newer_one(model, handle):
+    old_batches, old_completed = sync_events("old", PEOPLE[:3], batch_size=2)
+    new_batches, new_completed = sync_events(
+        "new", PEOPLE[3:], batch_size=2, fetched_at=T0 + timedelta(minutes=1)
+    )
+
+    await deliver(handle, *new_batches, new_completed, *old_batches, old_completed)
+
+    pointer = await model.pointer()
+    assert pointer is not None
+    assert pointer.snapshot_id == "new"
+    record = await model.sync("old")
+    assert record is not None
+    assert record.state == "superseded"
+    assert await model.snapshot("old") is None
+
+
+async def test_syncs_fetched_at_the_same_instant_are_ordered_by_sync_id(model, handle):
+    b_batches, b_completed = sync_events("b", PEOPLE[:3], batch_size=3)
+    a_batches, a_completed = sync_events("a", PEOPLE[3:], batch_size=3)
+
+    await deliver(handle, *b_batches, b_completed, *a_batches, a_completed)
+
+    pointer = await model.pointer()
+    assert pointer is not None
+    assert pointer.snapshot_id == "b"
+
+
+async def test_only_the_newest_snapshots_are_kept(model, handle):
+    for minute in range(4):
+        batches, completed = sync_events(
+            f"s{minute}",
+            PEOPLE,
+            batch_size=5,
+            fetched_at=T0 + timedelta(minutes=minute),
+        )
+        await deliver(handle, *batches, completed)
+
+    kept = [sid for sid in ("s0", "s1", "s2", "s3") if await model.snapshot(sid)]
+    assert kept == ["s2", "s3"]
+    assert await model.country("s0", "Norway") is None
+    assert await model.country("s3", "Norway") is not None
+
+
+async def test_a_sync_that_never_completes_is_abandoned_after_the_stale_delay(
+    model, handle, clock
+):
+    stuck, _ = sync_events("stuck", PEOPLE, batch_size=2)
+    await deliver(handle, stuck[0])
+    clock.now = T0 + timedelta(hours=2)
+    batches, completed = sync_events(
+        "fresh", PEOPLE, batch_size=5, fetched_at=clock.now
+    )
+
+    await deliver(handle, *batches, completed)
+
+    record = await model.sync("stuck")
+    assert record is not None
+    assert record.state == "superseded"
+    assert await model.staged_countries("stuck") == []
+    await deliver(handle, *stuck[1:])
+    assert await model.staged_countries("stuck") == []
+
+
+async def test_the_gzip_body_is_the_json_body_compressed(model, handle):
+    batches, completed = sync_events("s1", PEOPLE, batch_size=3)
+    await deliver(handle, *batches, completed)
+
+    snapshot = await model.snapshot("s1")
+
+    assert snapshot is not None
+    assert gzip.decompress(snapshot.countries_gzip) == snapshot.countries_json
+    body = orjson.loads(snapshot.countries_json)
+    assert body["snapshot"] == {
+        "id": "s1",
+        "synced_at": "2026-01-01T12:00:00+00:00",
+        "user_count": len(PEOPLE),
+        "country_count": 4,
+    }
+    assert set(body["countries"][0]["users"][0]) == {"name", "gender", "email"}
+
+
+async def test_the_names_body_counts_users_and_genders(model, handle):
+    batches, completed = sync_events("s1", PEOPLE, batch_size=3)
+    await deliver(handle, *batches, completed)
+
+    snapshot = await model.snapshot("s1")
+
+    assert snapshot is not None
+    names = orjson.loads(snapshot.names_json)["countries"]
+    assert names[1] == {
+        "name": "Norway",
+        "user_count": 5,
+        "genders": {"male": 3, "female": 2},
+    }
+
+
+async def test_a_sync_with_an_empty_batch_is_still_promoted(model, handle):
+    batches, completed = sync_events("s1", [], batch_size=3)
+
+    await deliver(handle, *batches, completed)
+
+    snapshot = await model.snapshot("s1")
+    assert snapshot is not None
+    assert orjson.loads(snapshot.countries_json)["countries"] == []
+
+
+async def test_a_command_on_the_event_queue_is_poison(handle):
+    with pytest.raises(PoisonMessage):
+        await handle(SyncRequested())
+
+
+async def test_an_unavailable_read_model_is_a_transient_error(model, handle):
+    batches, _ = sync_events("s1", PEOPLE, batch_size=3)
+    model.available = False
+
+    with pytest.raises(TransientError):
+        await handle(batches[0])
+
+    assert issubclass(ReadModelUnavailable, TransientError)
+
+
+def test_order_keys_sort_by_fetch_time_then_sync_id():
+    times = [T0, T0 + timedelta(microseconds=1), T0 + timedelta(days=400)]
+    keys = [order_key(t, s) for t, s in itertools.product(times, ["a", "b", "b0"])]
+
+    assert keys == sorted(keys)
+    assert order_key(T0.astimezone(), "a") == order_key(T0, "a")
+
+
+def test_batches_beyond_the_announced_count_are_left_out():
+    row: UserRow = {"name": "A", "gender": "male", "email": "a@x"}
+    staged = [
+        StagedCountry(batch_index=1, country="X", users=(row,)),
+        StagedCountry(batch_index=0, country="X", users=(row,)),
+        StagedCountry(batch_index=2, country="Y", users=(row,)),
+    ]
+
+    countries = build_countries(staged, batch_count=2)
+
+    assert [(c.name, len(c.users)) for c in countries] == [("X", 2)]

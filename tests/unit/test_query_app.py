@@ -1,0 +1,340 @@
+"""The query replica over HTTP, on the in-memory read model."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+
+from contracts.events import SyncCompleted, SyncFailed, UsersFetched
+from contracts.users import User
+from query_service.app import create_app
+from query_service.memory import InMemoryReadModel
+from query_service.projection import ProjectionConfig, projection_handler
+from query_service.routes import accepts_gzip
+from query_service.settings import QuerySettings
+from tests.support.eventually import eventually
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+COUNTRIES = ("Norway", "United Kingdom", "France")
+
+
+def people(count: int) -> list[User]:
+    return [
+        User(
+            name=f"Person {i:03d}",
+            gender="female" if i % 2 else "male",
+            email=f"p{i}@example.com",
+            country=COUNTRIES[i % len(COUNTRIES)],
+        )
+        for i in range(count)
+    ]
+
+
+async def project_sync(
+    model: InMemoryReadModel, sync_id: str, users: list[User], fetched_at: datetime
+) -> None:
+    handle = projection_handler(model, ProjectionConfig())
+    await handle(
+        UsersFetched(sync_id=sync_id, batch_index=0, batch_count=1, users=tuple(users))
+    )
+    await handle(
+        SyncCompleted(
+            sync_id=sync_id, batch_count=1, user_count=len(users), fetched_at=fetched_at
+        )
+    )
+
+
+def settings(**overrides: object) -> QuerySettings:
+    values = {"snapshot_poll_seconds": 60.0, **overrides}
+    return QuerySettings.model_validate({"_env_file": None, **values})
+
+
+@pytest.fixture
+async def model() -> InMemoryReadModel:
+    model = InMemoryReadModel()
+    await project_sync(model, "s1", people(120), T0)
+    return model
+
+
+@pytest.fixture
+async def client(aiohttp_client, model):
+    return await aiohttp_client(
+        create_app(settings(), read_model=model), auto_decompress=False
+    )
+
+
+async def test_countries_are_the_precomputed_json_with_validators(client, model):
+    response = await client.get("/queries/countries", headers={"Accept-Encoding": ""})
+
+    snapshot = await model.snapshot("s1")
+    assert snapshot is not None
+    assert response.status == 200
+    assert await response.read() == snapshot.countries_json
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["ETag"] == 'W/"s1"'
+    assert response.headers["Cache-Control"] == "public, max-age=0, must-revalidate"
+    assert response.headers["Vary"] == "Accept-Encoding"
+    assert "Content-Encoding" not in response.headers
+
+
+async def test_countries_are_served_gzipped_to_clients_that_accept_it(client, model):
+    response = await client.get(
+        "/queries/countries", headers={"Accept-Encoding": "br;q=1, gzip;q=0.8"}
+    )
+
+    snapshot = await model.snapshot("s1")
+    assert snapshot is not None
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert await response.read() == snapshot.countries_gzip
+
+
+@pytest.mark.parametrize("if_none_match", ['W/"s1"', '"s1"', "*", '"other", W/"s1"'])
+async def test_a_matching_if_none_match_gets_304_without_a_body(client, if_none_match):
+    response = await client.get(
+        "/queries/countries", headers={"If-None-Match": if_none_match}
+    )
+
+    assert response.status == 304
+    assert await response.read() == b""
+    assert response.headers["ETag"] == 'W/"s1"'
+    assert response.headers["Vary"] == "Accept-Encoding"
+
+
+async def test_a_stale_if_none_match_gets_the_full_body(client):
+    response = await client.get(
+        "/queries/countries", headers={"If-None-Match": 'W/"s0"'}
+    )
+
+    assert response.status == 200
+
+
+async def test_before_any_snapshot_countries_is_an_empty_list(aiohttp_client):
+    client = await aiohttp_client(
+        create_app(settings(), read_model=InMemoryReadModel())
+    )
+
+    response = await client.get("/queries/countries")
+
+    assert response.status == 200
+    assert await response.json() == {"countries": [], "snapshot": None}
+    assert "ETag" not in response.headers
+    names = await client.get("/queries/countries/names")
+    assert await names.json() == {"countries": [], "snapshot": None}
+
+
+async def test_country_names_come_with_counts_and_an_etag(client):
+    response = await client.get("/queries/countries/names")
+
+    body = await response.json()
+    assert [c["name"] for c in body["countries"]] == sorted(COUNTRIES)
+    assert body["countries"][0] == {
+        "name": "France",
+        "user_count": 40,
+        "genders": {"male": 20, "female": 20},
+    }
+    assert response.headers["ETag"] == 'W/"s1"'
+    again = await client.get(
+        "/queries/countries/names", headers={"If-None-Match": 'W/"s1"'}
+    )
+    assert again.status == 304
+
+
+async def test_a_country_with_a_space_is_paged(client):
+    response = await client.get(
+        "/queries/countries/United%20Kingdom/users", params={"page": "2", "size": "15"}
+    )
+
+    assert response.status == 200
+    body = await response.json()
+    assert (body["country"], body["page"], body["size"]) == ("United Kingdom", 2, 15)
+    assert (body["total"], body["pages"]) == (40, 3)
+    assert len(body["users"]) == 15
+    assert body["snapshot"]["id"] == "s1"
+    assert response.headers["ETag"] == 'W/"s1"'
+
+
+async def test_a_country_page_defaults_to_the_first_fifty(client):
+    response = await client.get("/queries/countries/Norway/users")
+
+    body = await response.json()
+    assert (body["page"], body["size"], len(body["users"])) == (1, 50, 40)
+
+
+async def test_an_unknown_country_is_a_404_problem_naming_it(client):
+    response = await client.get("/queries/countries/Atlantis/users")
+
+    assert response.status == 404
+    assert response.headers["Content-Type"] == "application/problem+json"
+    problem = orjson.loads(await response.read())
+    assert problem["status"] == 404
+    assert "Atlantis" in problem["detail"]
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ({"page": "0"}, "page"),
+        ({"size": "501"}, "size"),
+        ({"size": "0"}, "size"),
+        ({"size": "ten"}, "size"),
+        ({"page": "1.5"}, "page"),
+    ],
+)
+async def test_a_bad_page_or_size_is_a_400_problem_naming_the_parameter(
+    client, query, parameter
+):
+    response = await client.get("/queries/countries/Norway/users", params=query)
+
+    assert response.status == 400
+    assert response.headers["Content-Type"] == "application/problem+json"
+    problem = orjson.loads(await response.read())
+    assert f"'{parameter}'" in problem["detail"]
+    assert problem["title"] == "Invalid query parameter"
+
+
+async def test_a_wrong_method_is_a_405_problem_with_allow(client):
+    response = await client.post("/queries/countries")
+
+    assert response.status == 405
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert "GET" in response.headers["Allow"]
+    problem = orjson.loads(await response.read())
+    assert "POST" in problem["detail"]
+
+
+async def test_an_unknown_path_is_a_404_problem(client):
+    response = await client.get("/queries/nothing-here")
+
+    assert response.status == 404
+    assert response.headers["Content-Type"] == "application/problem+json"
+    problem = orjson.loads(await response.read())
+    assert "/queries/nothing-here" in problem["detail"]
+
+
+async def test_sync_status_shows_attempts_and_is_never_cached(client, model):
+    handle = projection_handler(model, ProjectionConfig())
+    await handle(SyncFailed(sync_id="s2", reason="upstream 500", attempts=3))
+
+    response = await client.get("/queries/sync-status")
+
+    assert response.status == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    body = await response.json()
+    assert body["current_snapshot"]["id"] == "s1"
+    assert body["last_success"]["sync_id"] == "s1"
+    assert body["last_failure"]["reason"] == "upstream 500"
+    assert body["dead_lettered"] == 0
+    assert {r["sync_id"] for r in body["recent"]} == {"s1", "s2"}
+
+
+async def test_the_hot_path_does_not_touch_the_read_model(client, model):
+    await client.get("/queries/countries")
+    before = model.calls.copy()
+
+    for _ in range(20):
+        await client.get("/queries/countries")
+        await client.get("/queries/countries/names")
+        await client.get("/queries/countries/Norway/users")
+
+    assert model.calls - before == {"country": 1}
+
+
+async def test_a_new_snapshot_is_served_after_the_poll_interval(aiohttp_client, model):
+    client = await aiohttp_client(
+        create_app(settings(snapshot_poll_seconds=0.05), read_model=model)
+    )
+    first = await client.get("/queries/countries")
+    assert first.headers["ETag"] == 'W/"s1"'
+
+    await project_sync(model, "s2", people(10), T0 + timedelta(minutes=1))
+
+    async def serves_s2() -> bool:
+        response = await client.get("/queries/countries")
+        return bool(response.headers["ETag"] == 'W/"s2"')
+
+    await eventually(serves_s2, what="the replica serves s2")
+
+
+async def test_without_the_database_a_fresh_replica_answers_503(aiohttp_client):
+    model = InMemoryReadModel()
+    model.available = False
+    client = await aiohttp_client(create_app(settings(), read_model=model))
+
+    response = await client.get("/queries/countries")
+
+    assert response.status == 503
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert "Retry-After" in response.headers
+    readiness = await client.get("/readyz")
+    assert readiness.status == 503
+
+
+async def test_a_loaded_replica_keeps_serving_its_snapshot_through_an_outage(
+    aiohttp_client, model
+):
+    client = await aiohttp_client(
+        create_app(settings(snapshot_poll_seconds=0), read_model=model)
+    )
+    assert (await client.get("/queries/countries")).status == 200
+    await client.get("/queries/countries/Norway/users")
+
+    model.available = False
+
+    for _ in range(3):
+        response = await client.get("/queries/countries")
+        assert response.status == 200
+        assert response.headers["ETag"] == 'W/"s1"'
+    assert (await client.get("/queries/countries/Norway/users")).status == 200
+    assert (await client.get("/queries/countries/France/users")).status == 503
+    assert (await client.get("/queries/sync-status")).status == 503
+
+
+async def test_the_replica_is_ready_once_the_snapshot_is_loaded(client):
+    async def ready() -> bool:
+        return bool((await client.get("/readyz")).status == 200)
+
+    await eventually(ready, what="readiness")
+    assert (await client.get("/healthz")).status == 200
+
+
+async def test_a_correlation_id_is_echoed_or_created(client):
+    given = await client.get(
+        "/queries/countries/names", headers={"X-Correlation-ID": "abc-123"}
+    )
+    hostile = await client.get(
+        "/queries/countries/names", headers={"X-Correlation-ID": "<script>"}
+    )
+
+    assert given.headers["X-Correlation-ID"] == "abc-123"
+    assert len(hostile.headers["X-Correlation-ID"]) == 32
+
+
+async def test_head_answers_headers_without_a_body(client):
+    response = await client.head("/queries/countries")
+
+    assert response.status == 200
+    assert response.headers["ETag"] == 'W/"s1"'
+    assert await response.read() == b""
+
+
+@pytest.mark.parametrize(
+    ("header", "accepted"),
+    [
+        ("gzip", True),
+        ("gzip, deflate, br", True),
+        ("GZIP;q=0.5", True),
+        ("x-gzip", True),
+        ("*", True),
+        ("gzip;q=0", False),
+        ("gzip;q=0, *", False),
+        ("*;q=0", False),
+        ("br", False),
+        ("", False),
+        ("identity", False),
+        ("gzip;q=nonsense", False),
+    ],
+)
+def test_accept_encoding_is_negotiated_per_rfc_9110(header, accepted):
+    assert accepts_gzip(header) is accepted
