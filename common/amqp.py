@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import aio_pika
 from aio_pika import DeliveryMode, ExchangeType
@@ -202,4 +202,27 @@ async def declare_sync_requests_queue(
         routing_keys=[SyncRequested.model_fields["message_type"].default],
         delivery_limit=delivery_limit,
         single_active_consumer=True,
+    )
+
+
+PROJECTED_EVENTS: Final = ("users.fetched", "sync.completed", "sync.failed")
+
+
+async def declare_projector_queue(
+    channel: AbstractChannel, topology: Topology, *, delivery_limit: int
+) -> AbstractQueue:
+    """Declare the exchanges and the projector's queue of sync events.
+
+    Both the projector and the sync worker declare it (identically), so
+    events published before the projector's first start are kept, not
+    returned as unroutable.
+    """
+    await declare_exchanges(channel, topology)
+    return await declare_work_queue(
+        channel,
+        topology,
+        name=topology.projector_queue,
+        exchange=topology.events_exchange,
+        routing_keys=PROJECTED_EVENTS,
+        delivery_limit=delivery_limit,
     )

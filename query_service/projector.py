@@ -9,7 +9,7 @@ from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import TYPE_CHECKING, Final
 
-from common.amqp import connect, declare_exchanges, declare_work_queue
+from common.amqp import connect, declare_projector_queue
 from common.consuming import run_consumer
 from common.health import Readiness, serve_health
 from common.lifecycle import stop_event_on_signals
@@ -25,29 +25,11 @@ from query_service.read_model import MongoReadModel, ReadModelUnavailable
 from query_service.settings import ProjectorSettings
 
 if TYPE_CHECKING:
-    from aio_pika.abc import AbstractChannel, AbstractQueue
-
     from query_service.read_model import ReadModel
 
 logger = logging.getLogger(__name__)
 
-ROUTING_KEYS: Final = ("users.fetched", "sync.completed", "sync.failed")
 MONGO_CHECK_SECONDS: Final = 5.0
-
-
-async def declare_projector_queue(
-    channel: AbstractChannel, topology: Topology, *, delivery_limit: int
-) -> AbstractQueue:
-    """Declare (idempotently) the exchanges, the projector's queue and its DLQ."""
-    await declare_exchanges(channel, topology)
-    return await declare_work_queue(
-        channel,
-        topology,
-        name=topology.projector_queue,
-        exchange=topology.events_exchange,
-        routing_keys=ROUTING_KEYS,
-        delivery_limit=delivery_limit,
-    )
 
 
 async def run(

@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
-from common.amqp import AmqpPublisher, connect, declare_sync_requests_queue
+from common.amqp import (
+    AmqpPublisher,
+    connect,
+    declare_projector_queue,
+    declare_sync_requests_queue,
+)
 from common.consuming import run_consumer
 from common.health import Readiness, serve_health
 from common.lifecycle import stop_event_on_signals
@@ -73,6 +78,11 @@ async def run(
         # waiting commands stay visible in the queue.
         await channel.set_qos(prefetch_count=1)
         queue = await declare_sync_requests_queue(
+            channel, topology, delivery_limit=settings.amqp_delivery_limit
+        )
+        # Events are published as mandatory: the projector's queue must exist
+        # even if the projector has never started yet.
+        await declare_projector_queue(
             channel, topology, delivery_limit=settings.amqp_delivery_limit
         )
         service = SyncService(randomuser, publisher)

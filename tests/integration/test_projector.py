@@ -12,10 +12,10 @@ import pytest
 from aio_pika import DeliveryMode
 from pymongo import AsyncMongoClient
 
-from common.amqp import AmqpPublisher
+from common.amqp import AmqpPublisher, declare_projector_queue
 from contracts.events import SyncCompleted, SyncFailed, UsersFetched
 from contracts.users import User
-from query_service.projector import declare_projector_queue, run
+from query_service.projector import run
 from query_service.read_model import MongoReadModel
 from query_service.settings import ProjectorSettings
 from tests.support.eventually import eventually
