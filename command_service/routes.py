@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import aio_pika
 import orjson
@@ -14,7 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from command_service.auth import require_bearer
 from command_service.keys import PUBLISHER, SETTINGS
 from common.http import CORRELATION_ID
-from contracts.commands import MAX_SYNC_RESULTS, Nationality, SyncRequested
+from contracts.commands import (
+    MAX_SYNC_RESULTS,
+    NATIONALITIES,
+    Nationality,
+    SyncRequested,
+)
+
+SPECIAL_SEED_LENGTH: Final = 18
 
 if TYPE_CHECKING:
     from pydantic_core import ErrorDetails
@@ -34,6 +41,20 @@ class SyncCommandBody(BaseModel):
     seed: str | None = Field(
         default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$"
     )
+
+    @field_validator("seed")
+    @classmethod
+    def _no_hanging_seed(cls, value: str | None) -> str | None:
+        # Upstream reads an 18-character seed's last two characters as a
+        # nationality index (hex 00-14) and never answers for any other.
+        if value is not None and len(value) == SPECIAL_SEED_LENGTH:
+            suffix = value[-2:]
+            valid = all(c in "0123456789abcdefABCDEF" for c in suffix)
+            if not valid or int(suffix, 16) >= len(NATIONALITIES):
+                raise ValueError(
+                    "an 18-character seed must end in a hex nationality index 00-14"
+                )
+        return value
 
     @field_validator("nationalities", mode="before")
     @classmethod

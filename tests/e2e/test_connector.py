@@ -66,7 +66,7 @@ async def test_nationalities_filter_the_countries(stack: StackClient) -> None:
 async def test_an_upstream_failure_keeps_the_last_data_and_says_why(
     stack: StackClient, mode: str
 ) -> None:
-    before = await stack.sync(results=60, seed=f"before{mode.replace('_', '')}")
+    before = await stack.sync(results=60, seed=f"{mode}-before-the-fault")
     await stack.fault(mode, count=None)
 
     attempt = await stack.sync_expect_failure(results=60)

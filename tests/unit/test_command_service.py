@@ -71,6 +71,8 @@ async def test_a_sync_with_parameters_carries_them_into_the_command(
         ({"nationalities": ["XX"]}, "nationalities"),
         ({"nationalities": []}, "nationalities"),
         ({"seed": "<script>"}, "seed"),
+        ({"seed": "abcdefabcdefabcdzz"}, "seed"),
+        ({"seed": "abcdefabcdefabcd15"}, "seed"),
         ({"colour": "blue"}, "colour"),
     ],
 )
@@ -84,6 +86,16 @@ async def test_a_bad_field_is_refused_with_a_problem_naming_it(
     problem = await response.json()
     assert named in problem["detail"]
     assert publisher.published == []
+
+
+async def test_an_18_character_seed_with_a_nationality_index_is_accepted(
+    client, publisher
+):
+    response = await client.post(
+        "/commands/sync", json={"seed": "abcdefabcdefabcd13"}, headers=AUTH
+    )
+
+    assert response.status == 202
 
 
 async def test_a_body_that_is_not_json_is_a_bad_request(client) -> None:
