@@ -60,13 +60,16 @@ class StackClient:
         self.stack = stack
         self.base_url = stack.base_url
         self.sim_url = stack.sim_url
+        self.replica_urls = tuple(
+            stack.query_url(index) for index in range(len(stack.config.query_ports))
+        )
         self.auth = {"Authorization": f"Bearer {TOKEN}"}
 
-    async def get_json(self, path: str) -> Any:
-        """GET a path through nginx and return the decoded JSON body (any status)."""
+    async def get_json(self, path: str, *, origin: str | None = None) -> Any:
+        """GET a path (through nginx unless `origin` says otherwise); the JSON body."""
         async with (
             aiohttp.ClientSession() as session,
-            session.get(f"{self.base_url}{path}") as response,
+            session.get(f"{origin or self.base_url}{path}") as response,
         ):
             return await response.json(content_type=None)
 
@@ -105,9 +108,13 @@ class StackClient:
         assert attempt["state"] == "promoted", attempt
 
         async def served() -> dict[str, Any] | None:
-            countries = await self.get_json("/queries/countries")
-            snapshot = countries.get("snapshot") or {}
-            return dict(countries) if snapshot.get("id") == attempt["sync_id"] else None
+            # Every replica first (each follows the pointer on its own), then nginx.
+            for origin in (*self.replica_urls, self.base_url):
+                countries = await self.get_json("/queries/countries", origin=origin)
+                snapshot = countries.get("snapshot") or {}
+                if snapshot.get("id") != attempt["sync_id"]:
+                    return None
+            return dict(countries)
 
         return await eventually(served, timeout=timeout, what="new snapshot served")
 
