@@ -25,6 +25,7 @@ COPY command_service/ command_service/
 COPY sync_worker/ sync_worker/
 COPY query_service/ query_service/
 COPY randomuser_sim/ randomuser_sim/
+COPY connector_cli/ connector_cli/
 RUN pip wheel --wheel-dir /wheels .
 
 # ---------------------------------------------------------------- gateway ---
@@ -55,7 +56,7 @@ RUN groupadd --system --gid 10001 app \
 # compilers. The bind mount keeps the wheels out of every layer.
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     pip install --no-index --find-links=/wheels /wheels/randomuser_connector-*.whl \
-    && python -c "import command_service, sync_worker, query_service, randomuser_sim"
+    && python -c "import command_service, sync_worker, query_service, randomuser_sim, connector_cli"
 COPY --chmod=0755 docker/healthcheck.py /usr/local/bin/container-healthcheck
 # An empty working directory: no .env is read inside the container; all
 # settings come from the environment the orchestrator sets.

@@ -11,6 +11,7 @@ from command_service.routes import setup_routes
 from common.amqp import AmqpPublisher, Publisher, connect, declare_sync_requests_queue
 from common.health import Readiness, add_health_routes
 from common.http import request_context_middleware
+from common.metrics import add_metrics_route, http_metrics_middleware
 from contracts.topology import Topology
 
 if TYPE_CHECKING:
@@ -24,12 +25,13 @@ def create_app(
 ) -> web.Application:
     """The command API. With `publisher` given, no broker connection is opened."""
     app = web.Application(
-        middlewares=[request_context_middleware],
+        middlewares=[http_metrics_middleware(), request_context_middleware],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
     readiness = Readiness("amqp")
     add_health_routes(app, readiness)
+    add_metrics_route(app)
     if publisher is not None:
         app[PUBLISHER] = publisher
         readiness.set("amqp", ok=True)

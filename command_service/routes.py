@@ -11,9 +11,11 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from command_service import openapi
 from command_service.auth import require_bearer
 from command_service.keys import PUBLISHER, SETTINGS
 from common.http import CORRELATION_ID
+from common.openapi import openapi_handler
 from contracts.commands import (
     MAX_SYNC_RESULTS,
     NATIONALITIES,
@@ -142,3 +144,4 @@ async def post_sync(request: web.Request) -> web.Response:
 def setup_routes(app: web.Application) -> None:
     """Every route of the command API."""
     app.router.add_post("/commands/sync", post_sync)
+    app.router.add_get("/commands/openapi.json", openapi_handler(openapi.document()))

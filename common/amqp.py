@@ -215,9 +215,10 @@ async def declare_projector_queue(
 
     Both the projector and the sync worker declare it (identically), so
     events published before the projector's first start are kept, not
-    returned as unroutable.
+    returned as unroutable. The dead-letter tap comes with it, for the same reason.
     """
     await declare_exchanges(channel, topology)
+    await declare_dead_letter_tap(channel, topology, delivery_limit=delivery_limit)
     return await declare_work_queue(
         channel,
         topology,
@@ -226,3 +227,25 @@ async def declare_projector_queue(
         routing_keys=PROJECTED_EVENTS,
         delivery_limit=delivery_limit,
     )
+
+
+async def declare_dead_letter_tap(
+    channel: AbstractChannel, topology: Topology, *, delivery_limit: int
+) -> AbstractQueue:
+    """Declare the projector's dead-letter tap (the exchanges must exist).
+
+    Bound to the dead-letter exchange with the name of every work queue, it
+    receives a copy of each message the broker dead-letters, whether a
+    consumer rejected it or the delivery limit was reached; the originals
+    stay in the `<queue>.dlq` queues for inspection. No dead-letter exchange
+    of its own: a copy that cannot be recorded is dropped after
+    `delivery_limit` attempts, and the original is still kept.
+    """
+    tap = await channel.declare_queue(
+        topology.dead_letter_tap_queue,
+        durable=True,
+        arguments={"x-queue-type": "quorum", "x-delivery-limit": delivery_limit},
+    )
+    for work_queue in (topology.sync_requests_queue, topology.projector_queue):
+        await tap.bind(topology.dead_letter_exchange, routing_key=work_queue)
+    return tap

@@ -7,6 +7,8 @@
   stops; on stop, return it to the queue. Nothing is acked meanwhile.
 - Any other exception: return it to the queue; the quorum queue's delivery
   limit dead-letters it after a bounded number of attempts.
+- Settling fails because the channel closed since the delivery: log it and
+  go on; the broker redelivers the message on the restored channel.
 """
 
 from __future__ import annotations
@@ -15,9 +17,18 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
+
+from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 
 from common.logs import log_context
+from common.metrics import (
+    CONSUMER_IN_FLIGHT,
+    DEAD_LETTERED,
+    MESSAGES_CONSUMED,
+    REDELIVERIES,
+    TRANSIENT_RETRIES,
+)
 from contracts.codec import AnyMessage, DecodeError, decode
 
 if TYPE_CHECKING:
@@ -26,6 +37,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[AnyMessage], Awaitable[None]]
+CHANNEL_GONE: Final = (AMQPError, ChannelInvalidStateError, ConnectionError)
+"""What settling a message raises when its channel closed after the delivery."""
 PoisonCallback = Callable[["AbstractIncomingMessage", str], Awaitable[None]]
 
 
@@ -53,6 +66,7 @@ async def run_consumer(
     """
     async with queue.iterator() as messages:
         stopped = asyncio.ensure_future(stop.wait())
+        in_flight = CONSUMER_IN_FLIGHT.labels(queue.name)
         try:
             while not stop.is_set():
                 incoming = asyncio.ensure_future(anext(messages))
@@ -67,20 +81,42 @@ async def run_consumer(
                         await incoming
                     break
                 message = incoming.result()
+                if message.redelivered:
+                    REDELIVERIES.labels(queue.name).inc()
                 work = asyncio.ensure_future(
-                    _handle(message, handler, stop, max_backoff, on_poison)
+                    _handle(message, handler, stop, max_backoff, on_poison, queue.name)
                 )
+                in_flight.inc()
+                work.add_done_callback(lambda _: in_flight.dec())
                 await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
-                if not work.done():
-                    await _finish_in_flight(work, message, shutdown_timeout)
-                    break
-                work.result()
+                try:
+                    if not work.done():
+                        await _finish_in_flight(
+                            work, message, shutdown_timeout, queue.name
+                        )
+                        break
+                    work.result()
+                except CHANNEL_GONE as exc:
+                    # Only settling (ack, nack, reject) raises out of _handle.
+                    # The channel closed after the delivery (the broker
+                    # restarted, the connection dropped): the broker has put
+                    # the message back and delivers it again, and handlers may
+                    # run twice, so this is no reason to stop consuming.
+                    logger.warning(
+                        "could not settle message %s, its channel is gone (%r); "
+                        "the broker delivers it again",
+                        message.message_id,
+                        exc,
+                    )
         finally:
             stopped.cancel()
 
 
 async def _finish_in_flight(
-    work: asyncio.Future[None], message: AbstractIncomingMessage, grace: float
+    work: asyncio.Future[None],
+    message: AbstractIncomingMessage,
+    grace: float,
+    queue: str,
 ) -> None:
     done, _ = await asyncio.wait({work}, timeout=grace)
     if done:
@@ -91,6 +127,7 @@ async def _finish_in_flight(
         await work
     logger.warning("returning unfinished message %s to the queue", message.message_id)
     await message.nack(requeue=True)
+    MESSAGES_CONSUMED.labels(queue, "requeued").inc()
 
 
 async def _handle(
@@ -99,6 +136,7 @@ async def _handle(
     stop: asyncio.Event,
     max_backoff: float,
     on_poison: PoisonCallback | None,
+    queue: str,
 ) -> None:
     with log_context(
         correlation_id=message.correlation_id, message_id=message.message_id
@@ -106,14 +144,14 @@ async def _handle(
         try:
             decoded = decode(message.body)
         except DecodeError as exc:
-            await _dead_letter(message, str(exc), on_poison)
+            await _dead_letter(message, str(exc), on_poison, queue, "undecodable")
             return
         delay = 0.1
         while True:
             try:
                 await handler(decoded)
             except PoisonMessage as exc:
-                await _dead_letter(message, str(exc), on_poison)
+                await _dead_letter(message, str(exc), on_poison, queue, "poison")
                 return
             except TransientError as exc:
                 if stop.is_set():
@@ -121,7 +159,9 @@ async def _handle(
                         "dependency down during shutdown; requeueing: %s", exc
                     )
                     await message.nack(requeue=True)
+                    MESSAGES_CONSUMED.labels(queue, "requeued").inc()
                     return
+                TRANSIENT_RETRIES.labels(queue).inc()
                 logger.warning("transient failure, retrying in %.1fs: %s", delay, exc)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=delay)
@@ -133,13 +173,19 @@ async def _handle(
                     (message.headers or {}).get("x-delivery-count", 0),
                 )
                 await message.nack(requeue=True)
+                MESSAGES_CONSUMED.labels(queue, "requeued").inc()
                 return
             await message.ack()
+            MESSAGES_CONSUMED.labels(queue, "acked").inc()
             return
 
 
 async def _dead_letter(
-    message: AbstractIncomingMessage, reason: str, on_poison: PoisonCallback | None
+    message: AbstractIncomingMessage,
+    reason: str,
+    on_poison: PoisonCallback | None,
+    queue: str,
+    cause: str,
 ) -> None:
     logger.error(
         "dead-lettering message %s (%s): %s", message.message_id, message.type, reason
@@ -150,3 +196,5 @@ async def _dead_letter(
         except Exception:
             logger.exception("could not record the dead-lettered message")
     await message.reject(requeue=False)
+    DEAD_LETTERED.labels(queue, cause).inc()
+    MESSAGES_CONSUMED.labels(queue, "dead_lettered").inc()

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from common.metrics import add_metrics_route
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
@@ -65,9 +67,10 @@ def add_health_routes(app: web.Application, readiness: Readiness) -> None:
 async def serve_health(
     readiness: Readiness, host: str, port: int
 ) -> AsyncIterator[None]:
-    """Serve /healthz and /readyz for a worker process while the block runs."""
+    """Serve /healthz, /readyz and /metrics for a worker process while the block runs."""
     app = web.Application()
     add_health_routes(app, readiness)
+    add_metrics_route(app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)

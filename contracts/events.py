@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import AwareDatetime, Field, model_validator
 
@@ -12,6 +12,12 @@ from contracts.users import User
 MAX_BATCH_USERS: Final = 2_000
 """A batch of 2,000 users encodes to roughly 300 kB, well under the 1 MB budget."""
 
+MAX_COUNT: Final = 1_000_000_000
+"""Bound of every count and index: far above any sync, and storable as a BSON
+int (a larger number would decode, then fail every projection attempt)."""
+
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+
 
 class UsersFetched(Message):
     """One batch of validated users of one sync."""
@@ -19,8 +25,12 @@ class UsersFetched(Message):
     message_type: Literal["users.fetched"] = "users.fetched"
     schema_version: Literal[1] = 1
     sync_id: Identifier = Field(description="The sync attempt these users belong to.")
-    batch_index: int = Field(ge=0, description="0-based position of this batch.")
-    batch_count: int = Field(ge=1, description="How many batches the sync has.")
+    batch_index: int = Field(
+        ge=0, le=MAX_COUNT, description="0-based position of this batch."
+    )
+    batch_count: int = Field(
+        ge=1, le=MAX_COUNT, description="How many batches the sync has."
+    )
     users: tuple[User, ...] = Field(
         max_length=MAX_BATCH_USERS, description="Users in upstream order."
     )
@@ -42,13 +52,22 @@ class SyncCompleted(Message):
     command_id: Identifier | None = Field(
         default=None, description="The command that asked for it, if any."
     )
-    batch_count: int = Field(ge=1, description="Batches published for this sync.")
-    user_count: int = Field(ge=0, description="Users published across all batches.")
-    dropped_count: int = Field(
-        default=0, ge=0, description="Upstream users refused by validation."
+    batch_count: int = Field(
+        ge=1, le=MAX_COUNT, description="Batches published for this sync."
     )
-    dropped_reasons: dict[str, int] = Field(
-        default_factory=dict, description="Refused users counted by reason."
+    user_count: int = Field(
+        ge=0, le=MAX_COUNT, description="Users published across all batches."
+    )
+    dropped_count: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_COUNT,
+        description="Upstream users refused by validation.",
+    )
+    dropped_reasons: dict[Annotated[str, Field(max_length=200)], Count] = Field(
+        max_length=100,
+        default_factory=dict,
+        description="Refused users counted by reason.",
     )
     seed: str | None = Field(default=None, description="Upstream seed used.")
     started_at: AwareDatetime | None = Field(
@@ -69,7 +88,9 @@ class SyncFailed(Message):
         default=None, description="The command that asked for it, if any."
     )
     reason: str = Field(min_length=1, max_length=2000, description="Why it failed.")
-    attempts: int = Field(ge=1, description="Upstream requests tried before giving up.")
+    attempts: int = Field(
+        ge=1, le=MAX_COUNT, description="Upstream requests tried before giving up."
+    )
     started_at: AwareDatetime | None = Field(
         default=None, description="When the worker began fetching."
     )

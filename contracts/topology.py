@@ -49,6 +49,12 @@ class Topology:
         """Projector's queue of sync events."""
         return self._name("query_service.projector")
 
+    @property
+    def dead_letter_tap_queue(self) -> str:
+        """Projector's copy of every dead letter, bound to the dead-letter exchange
+        with each work queue's name: it counts them in the read model."""
+        return self._name("query_service.dead_letters")
+
     @staticmethod
     def dead_letter_queue(queue: str) -> str:
         """Name of the dead-letter queue of a work queue."""

@@ -11,6 +11,7 @@ import sys
 import threading
 from urllib.parse import urlsplit
 
+from devstack.rabbitmq import AdminCredentials, ManagementError, ensure_admin
 from devstack.stack import Stack, StackConfig, StackError, port_open, wait_for
 
 
@@ -44,6 +45,30 @@ def _enable_management(amqp_url: str) -> None:
     )
 
 
+def _management_admin(config: StackConfig) -> AdminCredentials | None:
+    """The local broker's management administrator (see devstack.rabbitmq),
+    or None when the broker is not local or its management API refuses.
+    """
+    if (urlsplit(config.amqp_url).hostname or "127.0.0.1") not in {
+        "127.0.0.1",
+        "localhost",
+    }:
+        return None
+    host, _, port = config.rabbitmq_management.partition(":")
+    try:
+        wait_for(
+            lambda: port_open(host, int(port or "15672")), "RabbitMQ management", 60
+        )
+        return ensure_admin(
+            f"http://{config.rabbitmq_management}",
+            config.amqp_url,
+            config.run_dir / "rabbitmq-admin",
+        )
+    except (StackError, ManagementError) as exc:
+        print(f"warning: no RabbitMQ management user: {exc}", file=sys.stderr)
+        return None
+
+
 def main() -> None:
     """Start the stack from the environment, print its URLs, stop on a signal."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -72,12 +97,19 @@ def main() -> None:
     try:
         _local_rabbitmq(amqp_url)
         _enable_management(amqp_url)
+        admin = _management_admin(config)
         print("starting the stack (logs in .run/logs/) ...", flush=True)
         stack.start()
     except StackError as exc:
         print(f"make run failed: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
     base = stack.base_url
+    management = (
+        f"user {admin.username}, password {admin.password}"
+        f" (kept in {config.run_dir / 'rabbitmq-admin'})"
+        if admin
+        else "your broker's credentials (guest is refused)"
+    )
     token_hint = (
         " -H 'Authorization: Bearer $COMMAND_TOKEN'" if config.command_token else ""
     )
@@ -85,10 +117,12 @@ def main() -> None:
         f"""
 The Randomuser connector is up{" (offline: simulated Randomuser)" if offline else ""}.
   Dashboard            {base}/
+  API docs             {base}/docs/
   Countries            {base}/queries/countries
   Sync status          {base}/queries/sync-status
   Trigger a sync       curl -X POST{token_hint} {base}/commands/sync
   RabbitMQ management  {base}/rabbitmq/
+                       {management}
   Randomuser upstream  {stack.randomuser_url}
 Press Ctrl-C to stop.""",
         flush=True,

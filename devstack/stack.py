@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import pwd
 import shutil
@@ -108,6 +109,11 @@ class StackConfig:
     access_log: bool = True
     command_rate: str = "5r/s"
     command_burst: int = 10
+    sim_args: tuple[str, ...] = ()
+    """Extra command-line arguments of the simulator (e.g. its rate limit)."""
+    nginx_cache_dir: Path | None = None
+    """nginx's micro-cache directory; `run_dir/nginx-cache` when None. A tmpfs
+    directory keeps cache refreshes off the disk."""
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -248,7 +254,7 @@ class Stack:
             process = self._spawn(
                 "randomuser-sim",
                 [sys.executable, "-m", "randomuser_sim", "--host", "127.0.0.1",
-                 "--port", str(config.sim_port)],
+                 "--port", str(config.sim_port), *config.sim_args],
                 self._env(),
             )  # fmt: skip
             wait_for(
@@ -283,17 +289,19 @@ class Stack:
             HEALTH_PORT=str(config.worker_health_port),
         )
         if config.nginx:
-            self._start_nginx()
+            self.start_nginx()
 
-    def _start_nginx(self) -> None:
+    def start_nginx(self) -> Process:
+        """Start nginx for this configuration and wait until it proxies reads."""
         config = self.config
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         if not Path(nginx).exists():
             raise StackError("nginx is not installed (apt-get install -y nginx)")
         for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (config.run_dir / "nginx-tmp" / sub).mkdir(parents=True, exist_ok=True)
-        (config.run_dir / "nginx-cache").mkdir(parents=True, exist_ok=True)
-        _let_nginx_workers_write(config.run_dir)
+        cache_dir = nginx_cache_dir(config)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        _let_nginx_workers_write(config.run_dir, cache_dir)
         (config.run_dir / "logs").mkdir(parents=True, exist_ok=True)
         conf = config.run_dir / "nginx.conf"
         conf.write_text(render_nginx_conf(config))
@@ -306,6 +314,7 @@ class Stack:
             30,
             process,
         )
+        return process
 
     def stop(self, timeout: float = 15) -> None:
         """SIGTERM every process in reverse start order; SIGKILL what lingers."""
@@ -332,7 +341,12 @@ class Stack:
         raise KeyError(name)
 
 
-def _let_nginx_workers_write(run_dir: Path) -> None:
+def nginx_cache_dir(config: StackConfig) -> Path:
+    """Where nginx keeps its micro-cache for `config`."""
+    return config.nginx_cache_dir or config.run_dir / "nginx-cache"
+
+
+def _let_nginx_workers_write(run_dir: Path, cache_dir: Path) -> None:
     """Started as root, nginx runs its workers as `nobody`: they must reach the
     run directory and own their cache and temporary files.
     """
@@ -340,9 +354,21 @@ def _let_nginx_workers_write(run_dir: Path) -> None:
         return
     nobody = pwd.getpwnam("nobody")
     run_dir.chmod(0o755)
-    for top in (run_dir / "nginx-cache", run_dir / "nginx-tmp"):
+    for top in (cache_dir, run_dir / "nginx-tmp"):
         for path in (top, *top.rglob("*")):
             os.chown(path, nobody.pw_uid, nobody.pw_gid)
+
+
+def swagger_ui_dir() -> Path:
+    """Swagger UI's static files, from the swagger-ui-py package (the `local` extra).
+
+    Found without importing the package (its framework adapters are not needed).
+    Without it, /docs/ serves our page and its assets answer 404.
+    """
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        return ROOT / "web" / "docs" / "swagger-ui-not-installed"
+    return Path(next(iter(spec.submodule_search_locations))) / "static"
 
 
 def render_nginx_conf(config: StackConfig) -> str:
@@ -362,6 +388,7 @@ def render_nginx_conf(config: StackConfig) -> str:
     )
     values = {
         "RUN_DIR": str(config.run_dir),
+        "CACHE_DIR": str(nginx_cache_dir(config)),
         "MIME_TYPES": mime,
         "ACCESS_LOG": str(config.run_dir / "logs" / "nginx-access.log")
         if config.access_log
@@ -373,6 +400,7 @@ def render_nginx_conf(config: StackConfig) -> str:
         "WEB_ROOT": str(ROOT / "web"),
         "COMMAND_RATE": config.command_rate,
         "COMMAND_BURST": str(config.command_burst),
+        "SWAGGER_UI": str(swagger_ui_dir()),
     }
     for key, value in values.items():
         template = template.replace(f"@@{key}@@", value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import re
@@ -12,7 +13,8 @@ from typing import TYPE_CHECKING, Final
 from aiohttp import web
 
 from common.health import READINESS, Readiness, add_health_routes
-from common.logs import correlation_id_var
+from common.logs import correlation_id_var, message_id_var
+from common.metrics import add_metrics_route, http_metrics_middleware
 from query_service.read_model import MongoReadModel, ReadModelUnavailable
 from query_service.routes import (
     READ_MODEL,
@@ -35,6 +37,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CORRELATION_HEADER: Final = "X-Correlation-ID"
+REQUEST_ID_HEADER: Final = "X-Request-ID"
+_REQUEST_ID_PREFIX: Final = os.urandom(8).hex()
+_request_numbers: Final = itertools.count(1)
 _CORRELATION_ID: Final = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
 WARM_UP_MAX_DELAY: Final = 5.0
 
@@ -43,10 +48,11 @@ def create_app(
     settings: QuerySettings, *, read_model: ReadModelReader | None = None
 ) -> web.Application:
     """Build a query replica; `read_model` replaces MongoDB (tests)."""
-    app = web.Application(middlewares=[problems])
+    app = web.Application(middlewares=[http_metrics_middleware(), problems])
     app[SETTINGS] = settings
     readiness = Readiness("read_model")
     add_health_routes(app, readiness)
+    add_metrics_route(app)
     setup_routes(app)
     app.cleanup_ctx.append(_read_model_context(settings, read_model))
     app.cleanup_ctx.append(_snapshot_cache_context)
@@ -123,14 +129,20 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         # Same shape as contracts.base.new_id, a third of the cost: this
         # runs on every request of the hot path.
         correlation_id = os.urandom(16).hex()
+    # A per-process random prefix and a counter: unique like new_id, without
+    # a system call per request.
+    request_id = f"{_REQUEST_ID_PREFIX}{next(_request_numbers):x}"
     # The contextvar directly rather than common.logs.log_context: a
     # generator-based context manager per request costs measurable throughput.
     token = correlation_id_var.set(correlation_id)
+    request_token = message_id_var.set(request_id)
     try:
         response = await _handle(request, handler)
     finally:
+        message_id_var.reset(request_token)
         correlation_id_var.reset(token)
     response.headers[CORRELATION_HEADER] = correlation_id
+    response.headers[REQUEST_ID_HEADER] = request_id
     return response
 
 

@@ -21,7 +21,7 @@ from common.consuming import PoisonMessage
 from contracts.base import utc_now
 from contracts.commands import SyncRequested
 from contracts.events import SyncCompleted, SyncFailed, UsersFetched
-from query_service import views
+from query_service import metrics, views
 from query_service.records import (
     ACTIVE_STATES,
     Completion,
@@ -77,6 +77,8 @@ def projection_handler(read_model: ReadModel, config: ProjectionConfig) -> Handl
                 raise PoisonMessage("sync.requested is a command, not a sync event")
             case _:
                 assert_never(message)
+        metrics.record_projected(message, config.clock())
+        logger.info("projected %s of sync %s", message.message_type, message.sync_id)
 
     return handle
 
@@ -122,6 +124,7 @@ async def stage_batch(
                 "ignoring batch %d of sync %s: no longer active", index, sync_id
             )
             return
+        metrics.USERS_PROJECTED.inc(len(event.users))
     await try_promote(read_model, sync_id, config)
 
 
@@ -211,6 +214,8 @@ async def _promote(
         await _supersede(read_model, sync_id, config)
         return
     await read_model.mark_promoted(sync_id, now=config.clock())
+    metrics.record_promotion("promoted")
+    metrics.SNAPSHOT_USERS.set(snapshot.meta.user_count)
     logger.info(
         "promoted snapshot %s: %d users in %d countries",
         sync_id,
@@ -224,6 +229,7 @@ async def _supersede(
     read_model: ReadModel, sync_id: str, config: ProjectionConfig
 ) -> None:
     logger.info("sync %s is older than the current snapshot; not promoted", sync_id)
+    metrics.record_promotion("superseded")
     await read_model.mark_superseded(
         sync_id, "a newer snapshot is current", now=config.clock()
     )

@@ -9,13 +9,14 @@ from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import TYPE_CHECKING, Final
 
-from common.amqp import connect, declare_projector_queue
+from common.amqp import connect, declare_dead_letter_tap, declare_projector_queue
 from common.consuming import run_consumer
 from common.health import Readiness, serve_health
 from common.lifecycle import stop_event_on_signals
 from common.logs import configure_logging
 from common.settings import load_settings
 from contracts.topology import Topology
+from query_service.dead_letters import run_dead_letter_tap
 from query_service.projection import (
     ProjectionConfig,
     dead_letter_recorder,
@@ -73,10 +74,12 @@ async def run(
         stack.push_async_callback(connection.close)
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=settings.amqp_prefetch_count)
+        topology = Topology(settings.amqp_namespace)
         queue = await declare_projector_queue(
-            channel,
-            Topology(settings.amqp_namespace),
-            delivery_limit=settings.amqp_delivery_limit,
+            channel, topology, delivery_limit=settings.amqp_delivery_limit
+        )
+        tap = await declare_dead_letter_tap(
+            channel, topology, delivery_limit=settings.amqp_delivery_limit
         )
         config = ProjectionConfig(
             snapshots_kept=settings.snapshots_kept,
@@ -91,8 +94,13 @@ async def run(
                     projection_handler(model, config),
                     stop,
                     shutdown_timeout=settings.shutdown_timeout_seconds,
-                    on_poison=dead_letter_recorder(model),
                 )
+            )
+            # Every dead letter, this queue's and the sync worker's, is
+            # counted from the tap (not by `on_poison`, which would count
+            # this queue's rejects twice and never see the delivery limit).
+            tasks.create_task(
+                run_dead_letter_tap(tap, dead_letter_recorder(model), stop)
             )
             tasks.create_task(_watch_mongo(model, readiness, stop))
         readiness.stopping()

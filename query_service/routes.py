@@ -13,7 +13,8 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from query_service import views
+from common.openapi import openapi_handler
+from query_service import openapi, views
 from query_service.read_model import ReadModelReader
 from query_service.settings import QuerySettings
 from query_service.snapshot_cache import ServedSnapshot, SnapshotCache
@@ -65,6 +66,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/queries/countries/names", country_names)
     app.router.add_get("/queries/countries/{name}/users", country_users)
     app.router.add_get("/queries/sync-status", sync_status)
+    app.router.add_get("/queries/openapi.json", openapi_handler(openapi.document()))
 
 
 async def countries(request: web.Request) -> web.Response:

@@ -15,6 +15,7 @@ from contracts.events import (
     SyncFailed,
     UsersFetched,
 )
+from sync_worker import metrics
 from sync_worker.randomuser import FetchFailed, FetchRequest, new_seed
 from sync_worker.validation import validate_users
 
@@ -69,7 +70,16 @@ class SyncService:
         """
         match message:
             case SyncRequested():
-                await self.run(message)
+                started = time.perf_counter()
+                try:
+                    outcome = await self.run(message)
+                except Exception:
+                    metrics.record_sync("error", time.perf_counter() - started)
+                    raise
+                metrics.record_sync(
+                    "completed" if isinstance(outcome, SyncCompleted) else "failed",
+                    time.perf_counter() - started,
+                )
             case UsersFetched() | SyncCompleted() | SyncFailed():
                 raise PoisonMessage(f"{message.message_type} is not a command")
             case _:
@@ -112,6 +122,7 @@ class SyncService:
                 command, sync_id, exc.reason, exc.attempts, started_at
             )
         report = validate_users(fetched.users)
+        metrics.record_users(len(fetched.users), report.dropped)
         if not report.users:
             reason = (
                 f"validation kept none of the {len(fetched.users)} users "

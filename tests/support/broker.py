@@ -24,6 +24,7 @@ async def delete_topology(amqp_url: str, topology: Topology) -> None:
             topology.scheduler_lock_queue,
         ]
         queues += [topology.dead_letter_queue(q) for q in queues]
+        queues.append(topology.dead_letter_tap_queue)
         for name in queues:
             channel = await connection.channel()
             with contextlib.suppress(aio_pika.exceptions.AMQPError):

@@ -1,0 +1,1 @@
+"""Operator CLI (`randomuser-connector`): trigger syncs, read status, replay dead letters."""
