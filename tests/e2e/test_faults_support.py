@@ -298,12 +298,12 @@ async def private_stack(
         if own_mongo:
             config = dataclasses.replace(config, mongo_url=None, mongo_port=free_port())
         stack = Stack(config)
-        await asyncio.to_thread(stack.start)
         # Should the test be torn down without reaching `finally` (a timeout
         # abandoning the event loop), its processes still stop at exit.
         atexit.register(stack.stop)
         failed = False
         try:
+            await asyncio.to_thread(stack.start)
             yield FaultStack(stack, amqp_url)
         except BaseException:
             failed = True

@@ -5,8 +5,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from contracts.topology import Topology
 from devstack.stack import Stack
 from tests.e2e.conftest import StackClient, stack_config
+from tests.support.broker import delete_topology
 
 
 async def test_every_service_exits_cleanly_on_sigterm(amqp_url, mongo_url) -> None:
@@ -20,6 +22,7 @@ async def test_every_service_exits_cleanly_on_sigterm(amqp_url, mongo_url) -> No
             processes = list(stack.processes)
         finally:
             stack.stop()
+            await delete_topology(amqp_url, Topology(config.amqp_namespace))
 
         exit_codes = {process.name: process.popen.returncode for process in processes}
         assert exit_codes == dict.fromkeys(exit_codes, 0), exit_codes
