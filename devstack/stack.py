@@ -398,6 +398,7 @@ def render_nginx_conf(config: StackConfig) -> str:
         "RABBITMQ_MANAGEMENT": config.rabbitmq_management,
         "LISTEN": f"127.0.0.1:{config.http_port}",
         "WEB_ROOT": str(ROOT / "web"),
+        "NGINX_DIR": str(ROOT / "nginx"),
         "COMMAND_RATE": config.command_rate,
         "COMMAND_BURST": str(config.command_burst),
         "SWAGGER_UI": str(swagger_ui_dir()),
