@@ -53,5 +53,17 @@ test-fast: $(VENV)/.test-deps  ## unit tests only
 test-e2e: install-test
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
+bench: bench-read bench-sync  ## both benchmarks (about 5 minutes); results in docs/BENCHMARKS.md
+
+.PHONY: bench-read bench-sync bench-deps
+bench-deps: install
+	scripts/install-system-packages.sh wrk
+
+bench-read: bench-deps  ## GET /queries/countries through nginx against nginx static (wrk)
+	$(PY) -m bench.read
+
+bench-sync: bench-deps  ## POST /commands/sync to the new snapshot served, 1,000 to 20,000 users
+	$(PY) -m bench.sync
+
 clean:
 	rm -rf .run .mypy_cache .ruff_cache .pytest_cache tests/artifacts

@@ -15,24 +15,12 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
-import aio_pika
 import orjson
 
-from bench.harness import (
-    BenchStack,
-    EventObserver,
-    SyncRun,
-    log,
-    machine_description,
-    peak_rss_mib,
-    run_sync,
-    table,
-)
-from common.amqp import AmqpPublisher, declare_projector_queue
-from contracts.events import MAX_BATCH_USERS, UsersFetched
-from contracts.topology import Topology
-from contracts.users import User
-from tests.support.broker import delete_topology
+from bench.broker import broker_rate
+from bench.report import log, machine_description, peak_rss_mib, table
+from bench.stack import BenchStack
+from bench.syncs import EventObserver, SyncRun, run_sync
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -40,7 +28,6 @@ if TYPE_CHECKING:
 
 SIZES: Final = (1_000, 2_000, 5_000, 10_000, 20_000)
 REPEATS: Final = 3
-BROKER_MESSAGES: Final = 60
 
 
 def _median(runs: Sequence[SyncRun], value: Callable[[SyncRun], float | None]) -> str:
@@ -52,14 +39,33 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:,.0f}"
 
 
+def _publish_rate(runs: Sequence[SyncRun]) -> str:
+    """Events per second and MB/s between the first batch and sync.completed
+    arriving at a consumer of the events exchange (median run)."""
+    spans = sorted(
+        (
+            (r.completed_event - r.first_batch, r)
+            for r in runs
+            if r.completed_event is not None and r.first_batch is not None
+        ),
+        key=lambda pair: pair[0],
+    )
+    if not spans:
+        return "—"
+    span, run = spans[len(spans) // 2]
+    span = max(span, 1e-3)
+    # The first batch arrives at the start of the span: not counted.
+    later = run.messages - 1
+    later_bytes = run.message_bytes * later / max(run.messages, 1)
+    return f"{later / span:,.0f} msg/s, ~{later_bytes / 1e6 / span:,.0f} MB/s"
+
+
 def timeline_table(results: dict[int, list[SyncRun]]) -> str:
     """Median timeline per sync size, in ms after the POST."""
     rows = []
     for users, runs in results.items():
         lag = [
-            r.visible - r.completed_event
-            for r in runs
-            if r.completed_event is not None
+            r.visible - r.completed_event for r in runs if r.completed_event is not None
         ]
         rows.append(
             [
@@ -73,6 +79,7 @@ def timeline_table(results: dict[int, list[SyncRun]]) -> str:
                 _median(runs, lambda r: r.nginx_plain),
                 f"{statistics.median(lag) * 1000:,.0f}" if lag else "—",
                 f"{runs[0].messages} / {runs[0].message_bytes / 1e6:.2f} MB",
+                _publish_rate(runs),
             ]
         )
     return table(
@@ -87,6 +94,7 @@ def timeline_table(results: dict[int, list[SyncRun]]) -> str:
             "nginx, plain client",
             "projection lag",
             "events / bytes",
+            "publish rate (1st batch → sync.completed)",
         ],
         rows,
     )
@@ -106,7 +114,13 @@ def _log_times(path: Path, correlation_id: str) -> dict[str, float]:
             continue
         at = datetime.fromisoformat(entry["time"]).timestamp()
         message = str(entry.get("message", ""))
-        for mark in ("started", "fetched page", "completed", "promoted snapshot"):
+        for mark in (
+            "started",
+            "fetched page",
+            "completed",
+            "projected users.fetched",
+            "promoted snapshot",
+        ):
             if mark in message:
                 marks[mark] = at
     return marks
@@ -120,17 +134,20 @@ def breakdown_table(bench: BenchStack, results: dict[int, list[SyncRun]]) -> str
         run = runs[-1]
         worker = _log_times(logs / "sync-worker.log", run.correlation_id)
         projector = _log_times(logs / "projector.log", run.correlation_id)
-        if {"started", "fetched page", "completed"} - set(worker) or (
-            "promoted snapshot" not in projector
-        ):
+        if {"started", "fetched page", "completed"} - set(worker) or {
+            "projected users.fetched",
+            "promoted snapshot",
+        } - set(projector):
             continue
+        staged = max(projector["projected users.fetched"], worker["completed"])
         rows.append(
             [
                 f"{users:,}",
                 _ms(worker["started"] - run.started_at),
                 _ms(worker["fetched page"] - worker["started"]),
                 _ms(worker["completed"] - worker["fetched page"]),
-                _ms(projector["promoted snapshot"] - worker["completed"]),
+                _ms(staged - worker["completed"]),
+                _ms(projector["promoted snapshot"] - staged),
                 _ms(run.started_at + run.visible - projector["promoted snapshot"]),
             ]
         )
@@ -140,79 +157,58 @@ def breakdown_table(bench: BenchStack, results: dict[int, list[SyncRun]]) -> str
             "POST → worker starts",
             "fetch (→ last page)",
             "validate + publish",
-            "project + promote (after sync.completed)",
+            "projector still staging after the last publish",
+            "promote (read staged, build, write, move pointer)",
             "promoted → every replica serves it",
         ],
         rows,
     )
 
 
-async def broker_rate(amqp_url: str, namespace: str) -> str:
-    """Publish full 2,000-user batches with confirms into a quorum queue like the
-    projector's, consume and ack them meanwhile: the broker's own ceiling."""
-    topology = Topology(f"{namespace}_raw")
-    users = tuple(
-        User(
-            name=f"User Number{i}",
-            gender="female" if i % 2 else "male",
-            email=f"user.number{i}@example.com",
-            country="Switzerland",
-            title="Ms",
-            nat="CH",
-            uuid=f"00000000-0000-4000-8000-{i:012d}",
-        )
-        for i in range(MAX_BATCH_USERS)
+async def staleness(bench: BenchStack, runs: int) -> str:
+    """How long a plain (non-revalidating) client keeps seeing the previous
+    snapshot through nginx, while wrk keeps the micro-cache hot."""
+    seconds = 60
+    load = await asyncio.create_subprocess_exec(
+        "wrk",
+        "-t1",
+        "-c8",
+        f"-d{seconds}s",
+        "-H",
+        "Accept-Encoding: gzip",
+        f"{bench.base_url}/queries/countries",
+        stdout=asyncio.subprocess.DEVNULL,
     )
-    batches = [
-        UsersFetched(
-            sync_id="raw",
-            batch_index=i,
-            batch_count=BROKER_MESSAGES,
-            users=users,
-            correlation_id="raw",
-        )
-        for i in range(BROKER_MESSAGES)
-    ]
-    size = len(batches[0].model_dump_json())
-    connection = await aio_pika.connect_robust(amqp_url)
+    rows = []
     try:
-        publisher = await AmqpPublisher.open(connection, topology)
-        channel = await connection.channel()
-        await channel.set_qos(prefetch_count=16)
-        queue = await declare_projector_queue(channel, topology, delivery_limit=5)
-        done = asyncio.Event()
-        received = 0
-
-        async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-            nonlocal received
-            await message.ack()
-            received += 1
-            if received == BROKER_MESSAGES:
-                done.set()
-
-        await queue.consume(on_message)
-        started = time.perf_counter()
-        for batch in batches:
-            await publisher.publish(batch)
-        published = time.perf_counter() - started
-        await asyncio.wait_for(done.wait(), timeout=60)
-        elapsed = time.perf_counter() - started
+        await asyncio.sleep(1)
+        for index in range(runs):
+            run = await run_sync(
+                bench, 200, f"bench-stale-{index}", revalidating_poll=False
+            )
+            first = min(run.replicas_visible)
+            plain = run.nginx_plain or 0.0
+            rows.append(
+                [
+                    index + 1,
+                    _ms(first),
+                    _ms(run.visible),
+                    _ms(plain),
+                    f"{(plain - first) * 1000:,.0f}",
+                ]
+            )
     finally:
-        await connection.close()
-        await delete_topology(amqp_url, topology)
-    rate = BROKER_MESSAGES / elapsed
+        load.terminate()
+        await load.wait()
     return table(
-        ["messages", "bytes each", "publish with confirms", "until all acked", "msg/s", "MB/s"],
         [
-            [
-                BROKER_MESSAGES,
-                f"{size:,}",
-                f"{published * 1000:,.0f} ms",
-                f"{elapsed * 1000:,.0f} ms",
-                f"{rate:,.0f}",
-                f"{rate * size / 1e6:,.0f}",
-            ]
+            "run",
+            "first replica serves it",
+            "every replica",
+            "nginx, plain client",
+            "plain client behind the first replica",
         ],
+        rows,
     )
 
 
@@ -243,11 +239,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--repeats", type=int, default=REPEATS)
+    parser.add_argument("--stale-runs", type=int, default=5)
     args = parser.parse_args()
     started = time.monotonic()
     log("starting the stack")
     with BenchStack() as bench:
         results = asyncio.run(measure(bench, args.sizes, args.repeats))
+        stale = (
+            asyncio.run(staleness(bench, args.stale_runs)) if args.stale_runs else ""
+        )
         memory = [
             [name, f"{peak_rss_mib(pid):,.0f}"] for name, pid in bench.pids().items()
         ]
@@ -263,8 +263,16 @@ def main() -> None:
         " was sent (through nginx):\n"
     )
     print(timeline_table(results))
-    print("\nWhere the time goes (last run of each size, from the services' logs, ms):\n")
+    print(
+        "\nWhere the time goes (last run of each size, from the services' logs, ms):\n"
+    )
     print(breakdown)
+    if stale:
+        print(
+            "\nNon-revalidating clients through nginx (200-user syncs, ms after the"
+            " POST, while `wrk -t1 -c8` reads `/queries/countries` with gzip):\n"
+        )
+        print(stale)
     print("\nRabbitMQ alone, the same 2,000-user `users.fetched` messages:\n")
     print(broker)
     print("\nPeak RSS (VmHWM) of each service over the whole run, MiB:\n")
