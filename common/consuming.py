@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 
@@ -32,6 +32,8 @@ from common.metrics import (
 from contracts.codec import AnyMessage, DecodeError, decode
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 
 logger = logging.getLogger(__name__)
@@ -69,18 +71,9 @@ async def run_consumer(
         in_flight = CONSUMER_IN_FLIGHT.labels(queue.name)
         try:
             while not stop.is_set():
-                incoming = asyncio.ensure_future(anext(messages))
-                await asyncio.wait(
-                    {incoming, stopped}, return_when=asyncio.FIRST_COMPLETED
-                )
-                if not incoming.done():
-                    incoming.cancel()
-                    with contextlib.suppress(
-                        asyncio.CancelledError, StopAsyncIteration
-                    ):
-                        await incoming
+                message = await next_or_stop(messages, stopped)
+                if message is None:
                     break
-                message = incoming.result()
                 if message.redelivered:
                     REDELIVERIES.labels(queue.name).inc()
                 work = asyncio.ensure_future(
@@ -110,6 +103,21 @@ async def run_consumer(
                     )
         finally:
             stopped.cancel()
+
+
+async def next_or_stop(
+    messages: AsyncIterator[AbstractIncomingMessage], stopped: asyncio.Future[Any]
+) -> AbstractIncomingMessage | None:
+    """The next message, or None once `stopped` is done (the wait is cancelled)."""
+    incoming = asyncio.ensure_future(anext(messages))
+    await asyncio.wait({incoming, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    if incoming.done():
+        message: AbstractIncomingMessage = incoming.result()
+        return message
+    incoming.cancel()
+    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+        await incoming
+    return None
 
 
 async def _finish_in_flight(

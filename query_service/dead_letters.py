@@ -17,7 +17,7 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Final
 
-from common.consuming import TransientError
+from common.consuming import TransientError, next_or_stop
 from common.logs import log_context
 
 if TYPE_CHECKING:
@@ -66,18 +66,10 @@ async def run_dead_letter_tap(
         stopped = asyncio.ensure_future(stop.wait())
         try:
             while not stop.is_set():
-                incoming = asyncio.ensure_future(anext(messages))
-                await asyncio.wait(
-                    {incoming, stopped}, return_when=asyncio.FIRST_COMPLETED
-                )
-                if not incoming.done():
-                    incoming.cancel()
-                    with contextlib.suppress(
-                        asyncio.CancelledError, StopAsyncIteration
-                    ):
-                        await incoming
+                message = await next_or_stop(messages, stopped)
+                if message is None:
                     break
-                await _record(incoming.result(), record, stop, max_backoff)
+                await _record(message, record, stop, max_backoff)
         finally:
             stopped.cancel()
 
