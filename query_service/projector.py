@@ -12,9 +12,7 @@ from typing import TYPE_CHECKING, Final
 from common.amqp import connect, declare_dead_letter_tap, declare_projector_queue
 from common.consuming import run_consumer
 from common.health import Readiness, serve_health
-from common.lifecycle import stop_event_on_signals
-from common.logs import configure_logging
-from common.settings import load_settings
+from common.lifecycle import run_worker, stop_event_on_signals
 from contracts.topology import Topology
 from query_service.dead_letters import run_dead_letter_tap
 from query_service.projection import (
@@ -149,13 +147,7 @@ async def _watch_mongo(
 
 def main() -> None:
     """Entry point of `python -m query_service.projector`."""
-    settings = load_settings(ProjectorSettings)
-    configure_logging("projector", settings.log_level, settings.log_format)
-    try:
-        asyncio.run(run(settings))
-    except Exception:
-        logger.exception("projector crashed")
-        raise SystemExit(1) from None
+    run_worker("projector", ProjectorSettings, run)
 
 
 if __name__ == "__main__":
