@@ -38,6 +38,118 @@ SETTINGS_OF_MODULE: dict[str, type[BaseSettings]] = {
     "query_service": QuerySettings,
 }
 SECRET_KEYS = {"AMQP_URL", "MONGO_URL", "COMMAND_TOKEN", "MONGO_READ_URL"}
+# Stand-ins for the Secret's values when building a process's settings.
+SECRET_VALUES = {
+    "AMQP_URL": "amqps://u:p@broker.example.com:5671/vhost",
+    "MONGO_URL": "mongodb+srv://u:p@cluster0.example.net/?retryWrites=true",
+    "COMMAND_TOKEN": "0123456789abcdef0123456789abcdef",
+}
+# The setting naming the port each process serves GET /metrics on: the HTTP
+# services on their own port, the workers beside /healthz on the health port.
+METRICS_PORT_SETTING = {
+    "command_service": "http_port",
+    "query_service": "http_port",
+    "query_service.projector": "health_port",
+    "sync_worker": "health_port",
+}
+PYTHON_COMPONENTS = {"command", "query", "projector", "sync-worker"}
+# Custom resources kubernetes-validate has no schema for; each is checked below.
+CRD_GROUPS = {"monitoring.coreos.com"}
+# Duration pattern of the Prometheus Operator's API (monitoringv1.Duration).
+PROMETHEUS_DURATION = (
+    "^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?"
+    "(([0-9]+)s)?(([0-9]+)ms)?)$"
+)
+_STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
+# The part of the operator's PodMonitor (monitoring.coreos.com/v1) the chart
+# uses, with the field names of its API reference; anything else is refused.
+POD_MONITOR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "monitoring.coreos.com/v1"},
+        "kind": {"const": "PodMonitor"},
+        "metadata": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["name", "labels"],
+            "properties": {
+                "name": {
+                    "type": "string",
+                    "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+                },
+                "labels": _STRING_MAP,
+            },
+        },
+        "spec": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["selector", "podMetricsEndpoints"],
+            "properties": {
+                "selector": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "matchLabels": _STRING_MAP,
+                        "matchExpressions": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "additionalProperties": False,
+                                "required": ["key", "operator"],
+                                "properties": {
+                                    "key": {"type": "string"},
+                                    "operator": {
+                                        "enum": [
+                                            "In",
+                                            "NotIn",
+                                            "Exists",
+                                            "DoesNotExist",
+                                        ]
+                                    },
+                                    "values": {
+                                        "type": "array",
+                                        "items": {"type": "string"},
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+                "namespaceSelector": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "any": {"type": "boolean"},
+                        "matchNames": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+                "podMetricsEndpoints": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["port", "path"],
+                        "properties": {
+                            "port": {"type": "string", "minLength": 1},
+                            "path": {"type": "string", "pattern": "^/"},
+                            "interval": {
+                                "type": "string",
+                                "pattern": PROMETHEUS_DURATION,
+                            },
+                            "scrapeTimeout": {
+                                "type": "string",
+                                "pattern": PROMETHEUS_DURATION,
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; "
@@ -60,6 +172,9 @@ VARIANTS: dict[str, list[str]] = {
         "query.topologySpreadConstraints[0].topologyKey=topology.kubernetes.io/zone",
         "query.topologySpreadConstraints[0].whenUnsatisfiable=DoNotSchedule",
         "query.topologySpreadConstraints[0].labelSelector.matchLabels.app=x",
+        "metrics.podMonitor.enabled=true",
+        "metrics.podMonitor.interval=15s",
+        "metrics.podMonitor.labels.release=kube-prometheus-stack",
     ],
     "minimal": [
         "existingSecret=connector-secrets",
@@ -90,32 +205,73 @@ def helm(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @cache
-def render(variant: str) -> tuple[dict[str, Any], ...]:
+def template(*args: str) -> tuple[dict[str, Any], ...]:
+    """`helm template` as release `rel` in namespace `ns`, with extra helm `args`."""
+    result = helm("template", "rel", str(CHART), "--namespace", "ns", *args)
+    assert result.returncode == 0, result.stderr
+    return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
+
+
+def variant_args(variant: str) -> list[str]:
     sets = [item for value in VARIANTS[variant] for item in ("--set", value)]
     values = [] if variant == "minimal" else ["-f", str(TEST_VALUES)]
-    result = helm("template", "rel", str(CHART), "--namespace", "ns", *values, *sets)
-    assert result.returncode == 0, result.stderr
-    documents = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
-    return tuple(documents)
+    return [*values, *sets]
+
+
+def render(variant: str) -> tuple[dict[str, Any], ...]:
+    return template(*variant_args(variant))
+
+
+def of_kind(
+    documents: tuple[dict[str, Any], ...], kind: str
+) -> dict[str, dict[str, Any]]:
+    return {doc["metadata"]["name"]: doc for doc in documents if doc["kind"] == kind}
 
 
 def objects(variant: str, kind: str) -> dict[str, dict[str, Any]]:
-    return {
-        doc["metadata"]["name"]: doc for doc in render(variant) if doc["kind"] == kind
-    }
+    return of_kind(render(variant), kind)
 
 
 def workloads(variant: str) -> dict[str, dict[str, Any]]:
     return objects(variant, "Deployment")
 
 
-def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
+def pod_template(workload: dict[str, Any]) -> dict[str, Any]:
     spec = workload["spec"]
     if workload["kind"] == "CronJob":
         spec = spec["jobTemplate"]["spec"]
-    pod = spec["template"]["spec"]
+    pod = spec["template"]
     assert isinstance(pod, dict)
     return pod
+
+
+def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
+    pod = pod_template(workload)["spec"]
+    assert isinstance(pod, dict)
+    return pod
+
+
+def pod_annotations(workload: dict[str, Any]) -> dict[str, str]:
+    annotations = pod_template(workload)["metadata"].get("annotations", {})
+    assert isinstance(annotations, dict)
+    return annotations
+
+
+def scrape_annotations(workload: dict[str, Any]) -> dict[str, str]:
+    return {
+        key: value
+        for key, value in pod_annotations(workload).items()
+        if key.startswith("prometheus.io/")
+    }
+
+
+def container_ports(workload: dict[str, Any]) -> dict[str, int]:
+    """Named container ports of a pod, name → number."""
+    return {
+        port["name"]: port["containerPort"]
+        for container in pod_spec(workload)["containers"]
+        for port in container.get("ports", [])
+    }
 
 
 def deployment(variant: str, component: str) -> dict[str, Any]:
@@ -129,6 +285,43 @@ def container_env_names(variant: str, container: dict[str, Any]) -> set[str]:
     for source in container.get("envFrom", []):
         names |= set(configmaps[source["configMapRef"]["name"]]["data"])
     return names
+
+
+def process_settings(variant: str, container: dict[str, Any]) -> BaseSettings:
+    """The settings a Python container's process builds from what the chart gives it."""
+    configmaps = objects(variant, "ConfigMap")
+    settings_class = SETTINGS_OF_MODULE[container["command"][2]]
+    values: dict[str, str] = {}
+    for source in container["envFrom"]:
+        values |= configmaps[source["configMapRef"]["name"]]["data"]
+    for item in container.get("env", []):
+        values[item["name"]] = item.get("value") or SECRET_VALUES[item["name"]]
+    kwargs: dict[str, Any] = {
+        key.lower(): value for key, value in values.items() if value != ""
+    }
+    return settings_class(_env_file=None, **kwargs)
+
+
+def label_selector_matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Kubernetes' LabelSelector semantics: matchLabels and matchExpressions, ANDed."""
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, values = expression["key"], expression.get("values", [])
+        match expression["operator"]:
+            case "In":
+                matched = key in labels and labels[key] in values
+            case "NotIn":
+                matched = labels.get(key) not in values
+            case "Exists":
+                matched = key in labels
+            case "DoesNotExist":
+                matched = key not in labels
+            case other:
+                pytest.fail(f"unknown selector operator {other}")
+        if not matched:
+            return False
+    return True
 
 
 def load_yaml(path: Path) -> dict[str, Any]:
@@ -169,8 +362,9 @@ def test_default_and_test_values_match_the_values_schema() -> None:
     assert list(validator.iter_errors(typo)), "the single writer cannot be scaled"
 
 
-def test_chart_passes_helm_lint() -> None:
-    result = helm("lint", str(CHART), "--strict", "-f", str(TEST_VALUES))
+@pytest.mark.parametrize("variant", ["defaults", "everything-on"])
+def test_chart_passes_helm_lint(variant: str) -> None:
+    result = helm("lint", str(CHART), "--strict", *variant_args(variant))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -180,6 +374,8 @@ def test_values_schema_rejects_bad_values() -> None:
         "rabbitmq.url=http://broker": "rabbitmq",
         "projector.replicaCount=2": "replicaCount",
         "gateway.commandsRate=fast": "commandsRate",
+        "metrics.podMonitor.interval=30 seconds": "interval",
+        "metrics.scrape=true": "scrape",
     }
     for setting, mention in bad.items():
         result = helm(
@@ -201,6 +397,8 @@ def test_rendered_manifests_are_valid_kubernetes_objects(
     variant: str, version: str
 ) -> None:
     for document in render(variant):
+        if document["apiVersion"].split("/")[0] in CRD_GROUPS:
+            continue  # no schema bundled: test_pod_monitor_has_the_operators_fields
         if (
             document["kind"] == "CronJob"
             and "timeZone" in document["spec"]
@@ -279,29 +477,14 @@ def test_environment_names_are_settings_of_each_process(variant: str) -> None:
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_configured_values_pass_the_settings_validation(variant: str) -> None:
-    secrets = {
-        "AMQP_URL": "amqps://u:p@broker.example.com:5671/vhost",
-        "MONGO_URL": "mongodb+srv://u:p@cluster0.example.net/?retryWrites=true",
-        "COMMAND_TOKEN": "0123456789abcdef0123456789abcdef",
-    }
-    configmaps = objects(variant, "ConfigMap")
     for name, workload in workloads(variant).items():
         container = pod_spec(workload)["containers"][0]
         if "gateway" in name:
             continue
-        settings_class = SETTINGS_OF_MODULE[container["command"][2]]
-        values: dict[str, str] = {}
-        for source in container["envFrom"]:
-            values |= configmaps[source["configMapRef"]["name"]]["data"]
-        for item in container.get("env", []):
-            values[item["name"]] = item.get("value") or secrets[item["name"]]
-        kwargs: dict[str, Any] = {
-            key.lower(): value for key, value in values.items() if value != ""
-        }
-        settings = settings_class(_env_file=None, **kwargs)
+        settings = process_settings(variant, container)
         host = (
             "health_host"
-            if "health_host" in settings_class.model_fields
+            if "health_host" in type(settings).model_fields
             else "http_host"
         )
         assert getattr(settings, host) == "0.0.0.0", (
@@ -433,6 +616,107 @@ def test_cron_job_triggers_syncs_through_the_command_api_with_the_token() -> Non
         "rel-randomuser-connector-sync-worker"
     ]
     assert default_worker["data"]["SYNC_INTERVAL_SECONDS"] == "3600"
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_python_pods_are_annotated_for_scraping_on_their_metrics_port(
+    variant: str,
+) -> None:
+    for name, workload in workloads(variant).items():
+        annotations = pod_annotations(workload)
+        if "gateway" in name:
+            assert not scrape_annotations(workload), "nginx serves no /metrics"
+            continue
+        assert {"checksum/config", "checksum/secret"} <= set(annotations), name
+        assert annotations["prometheus.io/scrape"] == "true", name
+        assert annotations["prometheus.io/path"] == "/metrics", name
+        port = annotations["prometheus.io/port"]
+        assert port in {str(number) for number in container_ports(workload).values()}
+        container = pod_spec(workload)["containers"][0]
+        setting = METRICS_PORT_SETTING[container["command"][2]]
+        served = getattr(process_settings(variant, container), setting)
+        assert port == str(served), f"{name} serves /metrics on {served}, not {port}"
+
+
+def test_metrics_disabled_removes_only_the_scrape_annotations() -> None:
+    documents = template(*variant_args("defaults"), "--set", "metrics.enabled=false")
+    for name, workload in of_kind(documents, "Deployment").items():
+        assert not scrape_annotations(workload), name
+        if "gateway" not in name:
+            annotations = pod_annotations(workload)
+            assert {"checksum/config", "checksum/secret"} <= set(annotations), name
+    assert not of_kind(documents, "PodMonitor")
+
+
+def test_pod_annotations_of_a_component_override_the_scrape_annotations() -> None:
+    documents = template(
+        *variant_args("defaults"),
+        "--set-string",
+        r"query.podAnnotations.prometheus\.io/scrape=false",
+        "--set-string",
+        "commandService.podAnnotations.team=data",
+    )
+    deployments = of_kind(documents, "Deployment")
+    query = pod_annotations(deployments["rel-randomuser-connector-query"])
+    assert query["prometheus.io/scrape"] == "false"
+    assert query["prometheus.io/port"] == "8101"
+    command = pod_annotations(deployments["rel-randomuser-connector-command"])
+    assert command["team"] == "data"
+    assert command["prometheus.io/scrape"] == "true"
+    assert "checksum/config" in command
+
+
+def test_pod_monitor_is_rendered_only_when_enabled() -> None:
+    assert not objects("defaults", "PodMonitor")
+    assert not objects("minimal", "PodMonitor")
+    assert len(objects("everything-on", "PodMonitor")) == 1
+
+
+def test_pod_monitor_has_the_operators_fields() -> None:
+    (monitor,) = objects("everything-on", "PodMonitor").values()
+    validator = jsonschema.Draft7Validator(POD_MONITOR_SCHEMA)
+    errors = [
+        f"{'.'.join(map(str, error.absolute_path))}: {error.message}"
+        for error in validator.iter_errors(monitor)
+    ]
+    assert not errors
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["ns"]}
+    for endpoint in monitor["spec"]["podMetricsEndpoints"]:
+        assert endpoint["path"] == "/metrics"
+        assert endpoint["interval"] == "15s"
+        assert endpoint["scrapeTimeout"] == "10s"
+
+
+def test_pod_monitor_selects_exactly_this_releases_python_pods() -> None:
+    (monitor,) = objects("everything-on", "PodMonitor").values()
+    selector = monitor["spec"]["selector"]
+    pods = workloads("everything-on") | objects("everything-on", "CronJob")
+    assert "rel-randomuser-connector-gateway" in pods
+    selected = {
+        name: workload
+        for name, workload in pods.items()
+        if label_selector_matches(
+            selector, pod_template(workload)["metadata"]["labels"]
+        )
+    }
+    assert set(selected) == {
+        f"rel-randomuser-connector-{component}" for component in PYTHON_COMPONENTS
+    }
+    for workload in selected.values():
+        labels = pod_template(workload)["metadata"]["labels"]
+        other_release = labels | {"app.kubernetes.io/instance": "other"}
+        assert not label_selector_matches(selector, other_release)
+    endpoints = {e["port"] for e in monitor["spec"]["podMetricsEndpoints"]}
+    for port in endpoints:
+        assert any(port in container_ports(w) for w in selected.values()), port
+    for name, workload in selected.items():
+        ports = container_ports(workload)
+        scraped = {ports[port] for port in endpoints & set(ports)}
+        container = pod_spec(workload)["containers"][0]
+        setting = METRICS_PORT_SETTING[container["command"][2]]
+        served = getattr(process_settings("everything-on", container), setting)
+        assert scraped == {served}, f"{name} serves /metrics on {served}, not {scraped}"
 
 
 class _CommandApi(http.server.BaseHTTPRequestHandler):

@@ -31,10 +31,15 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: randomuser-connector
 {{- end }}
 
+{{/* Labels every pod of this release carries, whatever its component; call with the root context. */}}
+{{- define "rc.releaseSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "rc.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
 {{/* Selector labels of one component; call with (dict "root" $ "component" "query"). */}}
 {{- define "rc.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "rc.name" .root }}
-app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{ include "rc.releaseSelectorLabels" .root }}
 app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
@@ -104,13 +109,20 @@ topologySpreadConstraints:
 {{- end }}
 {{- end }}
 
-{{/* Pod annotations: roll pods when their configuration changes. */}}
+{{/* Pod annotations: roll pods when their configuration changes and, with
+     metrics.enabled, let Prometheus scrape GET /metrics on .metricsPort (the
+     prometheus.io/* convention of Prometheus' kubernetes_sd example). The
+     component's podAnnotations come last, so a user's value wins a clash. */}}
 {{- define "rc.podAnnotations" -}}
-checksum/config: {{ include (print .root.Template.BasePath "/configmap.yaml") .root | sha256sum }}
-checksum/secret: {{ include (print .root.Template.BasePath "/secret.yaml") .root | sha256sum }}
-{{- with .values.podAnnotations }}
-{{ toYaml . }}
+{{- $annotations := dict
+  "checksum/config" (include (print .root.Template.BasePath "/configmap.yaml") .root | sha256sum)
+  "checksum/secret" (include (print .root.Template.BasePath "/secret.yaml") .root | sha256sum) }}
+{{- if .root.Values.metrics.enabled }}
+{{- $_ := set $annotations "prometheus.io/scrape" "true" }}
+{{- $_ = set $annotations "prometheus.io/port" (required "rc.podAnnotations needs metricsPort" .metricsPort | toString) }}
+{{- $_ = set $annotations "prometheus.io/path" "/metrics" }}
 {{- end }}
+{{- toYaml (mergeOverwrite $annotations (.values.podAnnotations | default dict)) }}
 {{- end }}
 
 {{/* /healthz liveness, /readyz readiness and a startup probe on one named port. */}}
