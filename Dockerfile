@@ -3,7 +3,8 @@
 # process (see docker-compose.yml and the Helm chart):
 #   python -m command_service | sync_worker | query_service.projector |
 #   query_service | randomuser_sim
-# A second target, `gateway`, is nginx with the dashboard baked in (Kubernetes).
+# A second target, `gateway`, is nginx with the dashboard and Swagger UI baked
+# in (docker compose and Kubernetes).
 #   docker build -t randomuser-connector .
 #   docker build --target gateway -t randomuser-connector-gateway .
 
@@ -28,13 +29,30 @@ COPY randomuser_sim/ randomuser_sim/
 COPY connector_cli/ connector_cli/
 RUN pip wheel --wheel-dir /wheels .
 
+# ------------------------------------------------------------- swagger-ui ---
+# Swagger UI's static files for /docs/, from the PyPI package `make run` uses
+# (swagger-ui-py), so the gateway loads nothing from a CDN.
+FROM ${PYTHON_IMAGE} AS swagger-ui
+ARG SWAGGER_UI_PY_VERSION=25.7.1
+RUN pip install --no-cache-dir --no-deps --target /opt/swagger-ui-py \
+        "swagger-ui-py==${SWAGGER_UI_PY_VERSION}"
+
 # ---------------------------------------------------------------- gateway ---
-# nginx serving the dashboard; its routes come from a mounted conf.d file
-# (the Helm chart's ConfigMap). Runs as the unprivileged nginx user on 8080.
+# nginx serving the dashboard and the API docs. Its routes come from conf.d:
+# docker compose renders docker/nginx/default.conf.template into it at start
+# (so the directory belongs to the nginx user); the Helm chart mounts its
+# ConfigMap there. Runs as the unprivileged nginx user on 8080.
 FROM ${NGINX_IMAGE} AS gateway
 COPY docker/nginx/nginx.conf /etc/nginx/nginx.conf
 COPY web/ /usr/share/nginx/html/
-RUN rm -f /etc/nginx/conf.d/default.conf
+# Only what web/docs/index.html loads, and the licence that ships with it.
+COPY --from=swagger-ui \
+     /opt/swagger-ui-py/swagger_ui/static/swagger-ui-bundle.js \
+     /opt/swagger-ui-py/swagger_ui/static/swagger-ui.css \
+     /opt/swagger-ui-py/swagger_ui/static/LICENSE \
+     /usr/share/nginx/html/docs/swagger-ui/
+RUN rm -f /etc/nginx/conf.d/default.conf \
+    && chown 101:101 /etc/nginx/conf.d
 USER 101:101
 EXPOSE 8080
 

@@ -48,18 +48,24 @@ def _reason(status: int) -> str:
 async def request_context_middleware(
     request: web.Request, handler: Handler
 ) -> web.StreamResponse:
-    """Give every request a correlation id (from `X-Correlation-ID` or new),
-    log with it, and turn every error into problem+json.
+    """Give every request a correlation id (from `X-Correlation-ID` or new)
+    and a request id (from `X-Request-ID`, set by nginx, or new), log with
+    them, and turn every error into problem+json.
     """
-    incoming = request.headers.get(CORRELATION_HEADER, "")
-    correlation_id = incoming if _VALID_ID.match(incoming) else new_id()
-    request_id = new_id()
+    correlation_id = _id_or_new(request.headers.get(CORRELATION_HEADER, ""))
+    # nginx names each request ($request_id) and sets the same id on its
+    # response, so the proxy's and the service's logs share it.
+    request_id = _id_or_new(request.headers.get(REQUEST_ID_HEADER, ""))
     request[CORRELATION_ID] = correlation_id
     with log_context(correlation_id=correlation_id, message_id=request_id):
         response = await _problem_on_error(request, handler)
     response.headers[CORRELATION_HEADER] = correlation_id
     response.headers[REQUEST_ID_HEADER] = request_id
     return response
+
+
+def _id_or_new(incoming: str) -> str:
+    return incoming if _VALID_ID.match(incoming) else new_id()
 
 
 async def _problem_on_error(

@@ -49,7 +49,8 @@ TRACING_HEADERS: Final[Document] = {
         "schema": {"type": "string", "pattern": r"^[A-Za-z0-9_.:\-]{1,128}$"},
     },
     "X-Request-ID": {
-        "description": "Unique id of this request, also in the service's log lines.",
+        "description": "Unique id of this request (behind nginx, nginx's own), "
+        "also in the service's and nginx's log lines.",
         "schema": {"type": "string", "minLength": 1},
     },
 }
@@ -58,6 +59,27 @@ RETRY_AFTER: Final[Document] = {
     "description": "Seconds to wait before retrying.",
     "schema": {"type": "string", "pattern": "^[0-9]+$"},
 }
+
+
+def api_document(
+    *,
+    title: str,
+    description: str,
+    tag: str,
+    tag_description: str,
+    paths: Document,
+    components: Document,
+) -> Document:
+    """An OpenAPI 3.1 document of one of the connector's APIs: one tag, served
+    from the origin that serves the document."""
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {"title": title, "version": API_VERSION, "description": description},
+        "servers": [{"url": "/"}],
+        "tags": [{"name": tag, "description": tag_description}],
+        "paths": paths,
+        "components": components,
+    }
 
 
 def problem(description: str, **headers: Document) -> Document:

@@ -222,7 +222,13 @@ def test_images_are_pinned_and_python_services_share_one_local_build() -> None:
     assert services()["rabbitmq"]["image"].startswith("rabbitmq:3.13")
     assert services()["rabbitmq"]["image"].endswith("-management")
     assert services()["mongo"]["image"].startswith("mongo:7")
-    assert services()["nginx"]["image"] == "nginx:1.27-alpine"
+    # The gateway is built from the same Dockerfile (target `gateway`): it
+    # bakes in the dashboard and Swagger UI, so it mounts only its routes.
+    nginx = services()["nginx"]
+    assert nginx["build"] == {"context": ".", "target": "gateway"}
+    assert nginx["image"] == "randomuser-connector-gateway:local"
+    mounted = {volume.split(":")[1] for volume in nginx["volumes"]}
+    assert mounted == {"/etc/nginx/templates/default.conf.template"}
     builds = {
         json.dumps(service["build"], sort_keys=True)
         for service in python_services().values()

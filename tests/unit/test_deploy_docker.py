@@ -9,11 +9,13 @@ import shutil
 import subprocess
 import sys
 import threading
+import tomllib
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from packaging.requirements import Requirement
 
 from command_service.settings import CommandSettings
 from query_service.settings import ProjectorSettings, QuerySettings
@@ -103,6 +105,35 @@ def test_dockerfile_builds_a_wheel_and_installs_only_the_wheel_at_runtime() -> N
     assert "/wheels/randomuser_connector-*.whl" in runtime
     copied = [line for line in stage("runtime") if line.startswith("COPY")]
     assert all("healthcheck" in line for line in copied), "runtime copies no sources"
+
+
+def test_gateway_bakes_in_the_swagger_ui_files_the_docs_page_loads() -> None:
+    page = (ROOT / "web" / "docs" / "index.html").read_text(encoding="utf-8")
+    loaded = set(re.findall(r'(?:src|href)="/docs/swagger-ui/([^"]+)"', page))
+    assert loaded == {"swagger-ui-bundle.js", "swagger-ui.css"}
+    copies = [
+        line.split()[2:] for line in stage("gateway") if "--from=swagger-ui" in line
+    ]
+    assert len(copies) == 1
+    *sources, destination = copies[0]
+    assert destination == "/usr/share/nginx/html/docs/swagger-ui/"
+    assert loaded <= {Path(source).name for source in sources}
+    assert "COPY web/ /usr/share/nginx/html/" in stage("gateway")
+
+
+def test_gateway_swagger_ui_is_the_version_make_run_installs() -> None:
+    pinned = re.search(
+        r"^ARG SWAGGER_UI_PY_VERSION=(\S+)$", DOCKERFILE.read_text(), re.MULTILINE
+    )
+    assert pinned, "the gateway pins swagger-ui-py"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    wanted = [
+        Requirement(item)
+        for item in project["project"]["optional-dependencies"]["local"]
+        if item.startswith("swagger-ui-py")
+    ]
+    assert len(wanted) == 1
+    assert wanted[0].specifier.contains(pinned[1]), (pinned[1], str(wanted[0]))
 
 
 def test_runtime_runs_as_an_unprivileged_numeric_user() -> None:
