@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Final
 
 from common.openapi import (
-    API_VERSION,
     CORRELATION_PARAMETER,
-    OPENAPI_VERSION,
     PROBLEM_SCHEMA,
     RETRY_AFTER,
     Document,
+    api_document,
     json_response,
     nullable,
     obj,
@@ -100,18 +99,14 @@ SYNC_ACCEPTED: Final[Document] = obj(
 
 def document() -> Document:
     """The OpenAPI 3.1 document of the command API."""
-    return {
-        "openapi": OPENAPI_VERSION,
-        "info": {
-            "title": "Randomuser connector: command API",
-            "version": API_VERSION,
-            "description": "Triggers syncs. A sync runs asynchronously: follow it "
-            "at `GET /queries/sync-status`. Through nginx, `/commands/` is "
-            "rate-limited per client address (429 beyond the limit).",
-        },
-        "servers": [{"url": "/"}],
-        "tags": [{"name": TAG, "description": "Write side"}],
-        "paths": {
+    return api_document(
+        title="Randomuser connector: command API",
+        description="Triggers syncs. A sync runs asynchronously: follow it "
+        "at `GET /queries/sync-status`. Through nginx, `/commands/` is "
+        "rate-limited per client address (429 beyond the limit).",
+        tag=TAG,
+        tag_description="Write side",
+        paths={
             "/commands/sync": {
                 "post": {
                     "operationId": "requestSync",
@@ -161,7 +156,7 @@ def document() -> Document:
             },
             "/commands/openapi.json": openapi_operation("getCommandApi", TAG),
         },
-        "components": {
+        components={
             "schemas": {
                 "SyncCommand": SYNC_COMMAND,
                 "SyncAccepted": SYNC_ACCEPTED,
@@ -175,4 +170,4 @@ def document() -> Document:
                 }
             },
         },
-    }
+    )

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Final
 
 from common.openapi import (
-    API_VERSION,
     CORRELATION_PARAMETER,
-    OPENAPI_VERSION,
     PROBLEM_SCHEMA,
     RETRY_AFTER,
     Document,
+    api_document,
     json_response,
     nullable,
     obj,
@@ -197,18 +196,14 @@ def _get(
 
 def document() -> Document:
     """The OpenAPI 3.1 document of the query API."""
-    return {
-        "openapi": OPENAPI_VERSION,
-        "info": {
-            "title": "Randomuser connector: query API",
-            "version": API_VERSION,
-            "description": "Reads of the current snapshot (the last successful sync) "
-            "and of the sync history. GET also answers HEAD. Responses of the "
-            "snapshot carry a weak ETag and honour If-None-Match with 304.",
-        },
-        "servers": [{"url": "/"}],
-        "tags": [{"name": TAG, "description": "Read side"}],
-        "paths": {
+    return api_document(
+        title="Randomuser connector: query API",
+        description="Reads of the current snapshot (the last successful sync) "
+        "and of the sync history. GET also answers HEAD. Responses of the "
+        "snapshot carry a weak ETag and honour If-None-Match with 304.",
+        tag=TAG,
+        tag_description="Read side",
+        paths={
             "/queries/countries": _get(
                 "listCountries",
                 "Every country with its users",
@@ -278,5 +273,5 @@ def document() -> Document:
             ),
             "/queries/openapi.json": openapi_operation("getQueryApi", TAG),
         },
-        "components": {"schemas": SCHEMAS},
-    }
+        components={"schemas": SCHEMAS},
+    )
