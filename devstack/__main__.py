@@ -11,7 +11,12 @@ import sys
 import threading
 from urllib.parse import urlsplit
 
-from devstack.rabbitmq import AdminCredentials, ManagementError, ensure_admin
+from devstack.rabbitmq import (
+    AdminCredentials,
+    ManagementError,
+    enable_management,
+    ensure_admin,
+)
 from devstack.stack import Stack, StackConfig, StackError, port_open, wait_for
 
 
@@ -29,20 +34,6 @@ def _local_rabbitmq(amqp_url: str) -> None:
     print("starting the local RabbitMQ ...", flush=True)
     subprocess.run([server, "-detached"], check=True)
     wait_for(lambda: port_open(host, port), "RabbitMQ", 90)
-
-
-def _enable_management(amqp_url: str) -> None:
-    """Enable the management UI of a local RabbitMQ (idempotent)."""
-    host = urlsplit(amqp_url).hostname or "127.0.0.1"
-    plugins = shutil.which("rabbitmq-plugins")
-    if plugins is None or host not in {"127.0.0.1", "localhost"}:
-        return
-    subprocess.run(
-        [plugins, "enable", "--quiet", "rabbitmq_management"],
-        check=False,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
 
 
 def _management_admin(config: StackConfig) -> AdminCredentials | None:
@@ -96,7 +87,7 @@ def main() -> None:
     stack = Stack(config)
     try:
         _local_rabbitmq(amqp_url)
-        _enable_management(amqp_url)
+        enable_management(amqp_url)
         admin = _management_admin(config)
         print("starting the stack (logs in .run/logs/) ...", flush=True)
         stack.start()

@@ -15,6 +15,8 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
+import subprocess
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -133,3 +135,19 @@ def delete_user(management_url: str, amqp_url: str, username: str) -> None:
         ManagementError: the API could not be reached or refused.
     """
     _api(management_url, amqp_url, "DELETE", f"users/{quote(username, safe='')}")
+
+
+def enable_management(amqp_url: str) -> bool:
+    """Enable the management UI of a local RabbitMQ (idempotent); whether
+    that worked (False for a remote broker or without rabbitmq-plugins)."""
+    host = urlsplit(amqp_url).hostname or "127.0.0.1"
+    plugins = shutil.which("rabbitmq-plugins")
+    if plugins is None or host not in {"127.0.0.1", "localhost"}:
+        return False
+    result = subprocess.run(
+        [plugins, "enable", "--quiet", "rabbitmq_management"],
+        check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return result.returncode == 0

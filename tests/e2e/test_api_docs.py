@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Final
 
 import aiohttp
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 
-from tests.e2e.test_dashboard import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.test_dashboard import ARTIFACTS
+from tests.support.browser import chromium, record_problems
 
 if TYPE_CHECKING:
     from tests.e2e.conftest import StackClient
@@ -43,44 +43,28 @@ async def test_the_docs_page_has_a_strict_csp_of_its_own(stack: StackClient):
 
 async def test_swagger_ui_shows_both_apis_without_errors(stack: StackClient):
     problems: list[str] = []
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=os.environ.get("CHROMIUM_PATH", CHROMIUM),
-            args=CHROMIUM_ARGS,
+    async with chromium() as browser:
+        page = await browser.new_page(base_url=stack.base_url)
+        record_problems(page, problems)
+        await page.goto("/docs")
+        await expect(page.locator(".opblock-summary-path").first).to_be_visible()
+        await expect(
+            page.get_by_text("/queries/countries/{name}/users", exact=True)
+        ).to_be_visible()
+        # "Try it out" calls the API from the page: connect-src allows it.
+        await page.locator("#operations-queries-getSyncStatus").click()
+        await page.get_by_role("button", name="Try it out").click()
+        await page.get_by_role("button", name="Execute").click()
+        await expect(
+            page.locator(".live-responses-table tbody .response-col_status").first
+        ).to_have_text("200")
+        await page.get_by_role("link", name="Command API").click()
+        await expect(page.get_by_text("/commands/sync", exact=True)).to_be_visible()
+        await expect(page.locator("#api-commands")).to_have_attribute(
+            "aria-current", "page"
         )
-        try:
-            page = await browser.new_page(base_url=stack.base_url)
-            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-            # CSP violations and failed loads are reported as console errors.
-            page.on(
-                "console",
-                lambda message: (
-                    problems.append(f"console: {message.text}")
-                    if message.type == "error"
-                    else None
-                ),
-            )
-            await page.goto("/docs")
-            await expect(page.locator(".opblock-summary-path").first).to_be_visible()
-            await expect(
-                page.get_by_text("/queries/countries/{name}/users", exact=True)
-            ).to_be_visible()
-            # "Try it out" calls the API from the page: connect-src allows it.
-            await page.locator("#operations-queries-getSyncStatus").click()
-            await page.get_by_role("button", name="Try it out").click()
-            await page.get_by_role("button", name="Execute").click()
-            await expect(
-                page.locator(".live-responses-table tbody .response-col_status").first
-            ).to_have_text("200")
-            await page.get_by_role("link", name="Command API").click()
-            await expect(page.get_by_text("/commands/sync", exact=True)).to_be_visible()
-            await expect(page.locator("#api-commands")).to_have_attribute(
-                "aria-current", "page"
-            )
-            ARTIFACTS.mkdir(parents=True, exist_ok=True)
-            await page.screenshot(path=ARTIFACTS / "api-docs.png", full_page=True)
-        finally:
-            await browser.close()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=ARTIFACTS / "api-docs.png", full_page=True)
 
     assert problems == [], "\n".join(problems)
 

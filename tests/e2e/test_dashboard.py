@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,23 +15,16 @@ from playwright.async_api import (
     Locator,
     Page,
     ViewportSize,
-    async_playwright,
     expect,
 )
+
+from tests.support.browser import chromium, record_problems
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from tests.e2e.conftest import StackClient
 
-CHROMIUM: Final = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS: Final = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS: Final = Path(__file__).resolve().parents[1] / "artifacts"
 DESKTOP: Final = ViewportSize(width=1280, height=900)
 PHONE: Final = ViewportSize(width=390, height=844)
@@ -95,14 +87,8 @@ def largest(body: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
+    async with chromium() as launched:
+        yield launched
 
 
 async def _open_tab(
@@ -117,18 +103,7 @@ async def _open_tab(
         await dialog.dismiss()
 
     page.on("dialog", on_dialog)
-    page.on(
-        "pageerror", lambda error: dashboard.problems.append(f"page error: {error}")
-    )
-    # CSP violations and failed loads are reported as console errors.
-    page.on(
-        "console",
-        lambda message: (
-            dashboard.problems.append(f"console: {message.text}")
-            if message.type == "error"
-            else None
-        ),
-    )
+    record_problems(page, dashboard.problems)
     return dashboard
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from devstack.rabbitmq import enable_management
 from tests.support.eventually import wait_until
 
 if TYPE_CHECKING:
@@ -108,6 +109,13 @@ def rabbitmq() -> Iterator[ServiceSource]:
             )
         subprocess.run([server, "-detached"], check=True)
     wait_until(lambda: port_open("127.0.0.1", 5672), timeout=60, what="local RabbitMQ")
+    # As `make run` does: the e2e tests reach the management UI through nginx.
+    if enable_management(url):
+        wait_until(
+            lambda: port_open("127.0.0.1", 15672),
+            timeout=60,
+            what="RabbitMQ's management API",
+        )
     yield ServiceSource(url, "local rabbitmq-server")
 
 
