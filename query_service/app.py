@@ -40,7 +40,7 @@ CORRELATION_HEADER: Final = "X-Correlation-ID"
 REQUEST_ID_HEADER: Final = "X-Request-ID"
 _REQUEST_ID_PREFIX: Final = os.urandom(8).hex()
 _request_numbers: Final = itertools.count(1)
-_CORRELATION_ID: Final = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+_VALID_ID: Final = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
 WARM_UP_MAX_DELAY: Final = 5.0
 
 
@@ -123,15 +123,19 @@ async def _not_ready(app: web.Application) -> None:
 
 @web.middleware
 async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Tag the request with a correlation id; render every error as problem+json."""
+    """Tag the request with a correlation id and a request id; render every
+    error as problem+json."""
     correlation_id = request.headers.get(CORRELATION_HEADER, "")
-    if not _CORRELATION_ID.match(correlation_id):
+    if not _VALID_ID.match(correlation_id):
         # Same shape as contracts.base.new_id, a third of the cost: this
         # runs on every request of the hot path.
         correlation_id = os.urandom(16).hex()
-    # A per-process random prefix and a counter: unique like new_id, without
-    # a system call per request.
-    request_id = f"{_REQUEST_ID_PREFIX}{next(_request_numbers):x}"
+    # nginx sends its own $request_id (and sets it on its response). Else a
+    # per-process random prefix and a counter: unique like new_id, without a
+    # system call per request.
+    request_id = request.headers.get(REQUEST_ID_HEADER, "")
+    if not _VALID_ID.match(request_id):
+        request_id = f"{_REQUEST_ID_PREFIX}{next(_request_numbers):x}"
     # The contextvar directly rather than common.logs.log_context: a
     # generator-based context manager per request costs measurable throughput.
     token = correlation_id_var.set(correlation_id)

@@ -1,12 +1,13 @@
-"""The container gateways, docker compose's and the Helm chart's, run by real
-nginx in front of the running stack.
+"""docker compose's and the Helm chart's gateway, run by real nginx before the stack.
 
 Neither Docker nor Kubernetes runs here, so each test does what the gateway
 image does: nginx as an unprivileged user with docker/nginx/nginx.conf, the
 routes of docker/nginx/default.conf.template (compose) or of the chart's
 gateway ConfigMap (Helm), and a document root laid out as the Dockerfile's
 `gateway` stage lays it out (web/ plus Swagger UI's files). Only host names,
-ports and paths are changed so that they point at this machine.
+ports and paths are changed so that they point at this machine, and the
+compose template's two variables are replaced in Python rather than by the
+image's envsubst entrypoint.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import aiohttp
 import pytest
@@ -28,10 +30,10 @@ import yaml
 from playwright.async_api import expect
 
 from devstack.stack import free_port, swagger_ui_dir
-from tests.e2e.test_dashboard import ARTIFACTS
-from tests.e2e.test_operations import assert_each_response_has_its_own_ids
+from tests.e2e.conftest import ARTIFACTS
 from tests.support.browser import chromium, record_problems
-from tests.support.eventually import eventually
+from tests.support.eventually import eventually, wait_until
+from tests.support.request_ids import assert_every_response_has_its_own_ids
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -41,13 +43,14 @@ if TYPE_CHECKING:
 ROOT: Final = Path(__file__).resolve().parents[2]
 DOCKERFILE: Final = ROOT / "Dockerfile"
 CHART: Final = ROOT / "deploy" / "helm" / "randomuser-connector"
+Variant = Literal["compose", "helm"]
 CONTAINER_ROOT: Final = "/usr/share/nginx/html"
 SWAGGER_STATIC: Final = "/opt/swagger-ui-py/swagger_ui/static/"
 
 
 @dataclass(frozen=True)
 class Gateway:
-    variant: str
+    variant: Variant
     base_url: str
     run_dir: Path
 
@@ -166,7 +169,7 @@ def local_paths(conf: str, run_dir: Path) -> str:
 
 @pytest.fixture(scope="module", params=["compose", "helm"])
 def gateway(request: pytest.FixtureRequest, stack: StackClient) -> Iterator[Gateway]:
-    variant: str = request.param
+    variant: Variant = request.param
     port = free_port()
     run_dir = Path(tempfile.mkdtemp(prefix=f"gateway-{variant}-"))
     for sub in ("conf.d", "html", "cache", "logs", "tmp"):
@@ -177,12 +180,14 @@ def gateway(request: pytest.FixtureRequest, stack: StackClient) -> Iterator[Gate
     (run_dir / "conf.d" / "default.conf").write_text(local_paths(routes, run_dir))
     main = (ROOT / "docker" / "nginx" / "nginx.conf").read_text()
     (run_dir / "nginx.conf").write_text(local_paths(main, run_dir))
-    # Like the image: nginx's master runs unprivileged (uid 101 there).
+    # Like the image: nginx's master runs unprivileged (uid 101 there), reads
+    # root's files through their mode bits and writes only its own folders.
     user = "nobody" if os.geteuid() == 0 else None
     if user is not None:
+        run_dir.chmod(0o755)
         nobody = pwd.getpwnam(user)
-        for path in (run_dir, *run_dir.rglob("*")):
-            os.chown(path, nobody.pw_uid, nobody.pw_gid)
+        for sub in ("cache", "logs", "tmp"):
+            os.chown(run_dir / sub, nobody.pw_uid, nobody.pw_gid)
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     with (run_dir / "logs" / "nginx.out").open("wb") as out:
         process = subprocess.Popen(
@@ -203,31 +208,30 @@ def gateway(request: pytest.FixtureRequest, stack: StackClient) -> Iterator[Gate
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_healthy(base_url, process, run_dir)
+        wait_until(
+            lambda: _healthy(base_url, process, run_dir),
+            timeout=15,
+            what="the gateway's /nginx-health",
+        )
         yield Gateway(variant, base_url, run_dir)
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
-def _wait_until_healthy(base_url: str, process: subprocess.Popen[bytes], run_dir: Path):
-    import asyncio
-
-    async def healthy() -> bool:
-        if process.poll() is not None:
-            output = (run_dir / "logs" / "nginx.out").read_text()
-            pytest.fail(f"nginx exited {process.returncode}: {output}")
-        try:
-            async with (
-                aiohttp.ClientSession() as session,
-                session.get(f"{base_url}/nginx-health") as response,
-            ):
-                return response.status == 200
-        except aiohttp.ClientConnectionError:
-            return False
-
-    asyncio.run(eventually(healthy, timeout=15, what="the gateway's /nginx-health"))
+def _healthy(base_url: str, process: subprocess.Popen[bytes], run_dir: Path) -> bool:
+    """Whether nginx answers /nginx-health; raises at once when it exited."""
+    if process.poll() is not None:
+        output = (run_dir / "logs" / "nginx.out").read_text()
+        raise RuntimeError(f"nginx exited {process.returncode}: {output}")
+    health = f"{base_url}/nginx-health"
+    with urllib.request.urlopen(health, timeout=2) as response:  # noqa: S310 - http
+        return bool(response.status == 200)
 
 
 async def test_gateway_serves_the_dashboard_and_the_api_docs(gateway: Gateway):
@@ -297,8 +301,8 @@ async def test_gateway_routes_commands_and_reads_to_the_services(
             assert response.content_type == "application/problem+json"
 
 
-async def test_gateway_gives_each_response_its_own_ids(gateway: Gateway):
-    await assert_each_response_has_its_own_ids(gateway.base_url)
+async def test_gateway_gives_every_response_its_own_ids(gateway: Gateway):
+    await assert_every_response_has_its_own_ids(gateway.base_url)
 
 
 async def test_swagger_ui_shows_both_apis_behind_the_gateway(gateway: Gateway):

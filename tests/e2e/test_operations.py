@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from devstack.stack import ROOT
 from tests.e2e.conftest import TOKEN
 from tests.support.eventually import eventually
+from tests.support.request_ids import assert_every_response_has_its_own_ids
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -135,39 +136,10 @@ async def test_replicas_answer_with_request_and_correlation_ids(
                 assert response.headers["X-Request-ID"]
 
 
-async def assert_each_response_has_its_own_ids(base_url: str) -> None:
-    """Through nginx, a read answered from its micro-cache carries the ids of
-    the request it answers, not those of the request that filled the cache;
-    a caller's X-Correlation-ID comes back; each id appears once."""
-    seen: set[str] = set()
-    async with aiohttp.ClientSession(base_url=base_url) as session:
-
-        async def cache_hit() -> bool:
-            correlation_id = f"e2e-ids-{uuid.uuid4().hex}"
-            async with session.get(
-                "/queries/countries/names",
-                headers={"X-Correlation-ID": correlation_id},
-            ) as response:
-                assert response.status == 200
-                assert response.headers.getall("X-Correlation-ID") == [correlation_id]
-                request_ids = response.headers.getall("X-Request-ID")
-                assert len(request_ids) == 1, request_ids
-                assert request_ids[0] not in seen, "a request id came back twice"
-                seen.add(request_ids[0])
-                return response.headers.get("X-Cache") == "HIT"
-
-        await eventually(cache_hit, what="a response from nginx's micro-cache")
-        async with session.get("/queries/countries/names") as response:
-            generated = response.headers["X-Correlation-ID"]
-            assert generated == response.headers["X-Request-ID"], (
-                "without a caller's correlation id, the request id starts one"
-            )
-
-
-async def test_cached_reads_carry_the_ids_of_their_own_request(
+async def test_every_response_through_nginx_carries_its_own_ids(
     stack: StackClient,
 ) -> None:
-    await assert_each_response_has_its_own_ids(stack.base_url)
+    await assert_every_response_has_its_own_ids(stack.base_url)
 
 
 async def scrape(url: str) -> dict[str, float]:

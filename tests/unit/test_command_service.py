@@ -62,6 +62,21 @@ async def test_a_sync_with_parameters_carries_them_into_the_command(
     assert response.headers["X-Correlation-ID"] == "corr-42"
 
 
+async def test_the_request_id_of_the_proxy_is_kept_and_a_bad_one_replaced(
+    client,
+) -> None:
+    given = await client.get(
+        "/commands/openapi.json", headers={"X-Request-ID": "nginx-id-0123"}
+    )
+    hostile = await client.get(
+        "/commands/openapi.json", headers={"X-Request-ID": "<script>"}
+    )
+
+    assert given.headers["X-Request-ID"] == "nginx-id-0123"
+    assert hostile.headers["X-Request-ID"] != "<script>"
+    assert len(hostile.headers["X-Request-ID"]) == 32
+
+
 @pytest.mark.parametrize(
     ("body", "named"),
     [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -309,6 +310,23 @@ async def test_a_correlation_id_is_echoed_or_created(client):
 
     assert given.headers["X-Correlation-ID"] == "abc-123"
     assert len(hostile.headers["X-Correlation-ID"]) == 32
+
+
+async def test_a_request_id_from_the_proxy_is_kept_and_a_bad_one_replaced(client):
+    # nginx sends its $request_id (32 hex digits) as X-Request-ID.
+    given = await client.get(
+        "/queries/countries/names",
+        headers={"X-Request-ID": "0123456789abcdef0123456789abcdef"},
+    )
+    hostile = await client.get(
+        "/queries/countries/names", headers={"X-Request-ID": "a b\tc"}
+    )
+    missing = await client.get("/queries/countries/names")
+
+    assert given.headers["X-Request-ID"] == "0123456789abcdef0123456789abcdef"
+    made = {hostile.headers["X-Request-ID"], missing.headers["X-Request-ID"]}
+    assert len(made) == 2
+    assert all(re.fullmatch(r"[0-9a-f]{17,}", request_id) for request_id in made)
 
 
 async def test_head_answers_headers_without_a_body(client):
