@@ -1,4 +1,5 @@
-"""Process lifecycle: a stop event set by SIGTERM or SIGINT, and the workers' entry point."""
+"""Process lifecycle: a stop event set by SIGTERM or SIGINT, and the entry points
+of the workers and of the HTTP services."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import asyncio
 import logging
 import signal
 from typing import TYPE_CHECKING, TypeVar
+
+from aiohttp import web
 
 from common.logs import configure_logging
 from common.settings import BaseServiceSettings, load_settings
@@ -43,3 +46,22 @@ def run_worker(
     except Exception:
         logging.getLogger(service).exception("%s crashed", service)
         raise SystemExit(1) from None
+
+
+def serve_http(
+    app: web.Application, settings: BaseServiceSettings, host: str, port: int
+) -> None:
+    """Serve `app` on host:port until SIGTERM or SIGINT, then shut down within
+    the settings' SHUTDOWN_TIMEOUT_SECONDS.
+
+    No aiohttp access log: nginx in front logs every request with its id, and
+    a log line per request would cost the read path measurable throughput.
+    """
+    web.run_app(
+        app,
+        host=host,
+        port=port,
+        shutdown_timeout=settings.shutdown_timeout_seconds,
+        access_log=None,
+        print=None,
+    )

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from aiohttp import web
-
+from common.lifecycle import serve_http
 from common.logs import configure_logging
 from common.settings import load_settings
 from query_service.app import create_app
@@ -23,16 +22,7 @@ def main() -> None:
         settings.http_host,
         settings.http_port,
     )
-    # No access log: this is the hot read path, and nginx in front logs
-    # every request already.
-    web.run_app(
-        create_app(settings),
-        host=settings.http_host,
-        port=settings.http_port,
-        shutdown_timeout=settings.shutdown_timeout_seconds,
-        access_log=None,
-        print=None,
-    )
+    serve_http(create_app(settings), settings, settings.http_host, settings.http_port)
 
 
 if __name__ == "__main__":
