@@ -19,7 +19,8 @@ logger = logging.getLogger(__name__)
 
 CORRELATION_HEADER: Final = "X-Correlation-ID"
 REQUEST_ID_HEADER: Final = "X-Request-ID"
-_VALID_ID: Final = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+VALID_ID: Final = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+"""What an incoming X-Correlation-ID or X-Request-ID must look like to be kept."""
 CORRELATION_ID: Final = web.RequestKey("correlation_id", str)
 """Request key under which the middleware stores the request's correlation id."""
 
@@ -65,7 +66,7 @@ async def request_context_middleware(
 
 
 def _id_or_new(incoming: str) -> str:
-    return incoming if _VALID_ID.match(incoming) else new_id()
+    return incoming if VALID_ID.match(incoming) else new_id()
 
 
 async def _problem_on_error(

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 from aiohttp import web
 
+from common.http import VALID_ID
+
 if TYPE_CHECKING:
     from aiohttp.typedefs import Handler
 
@@ -46,7 +48,7 @@ CORRELATION_PARAMETER: Final[Document] = {
 TRACING_HEADERS: Final[Document] = {
     "X-Correlation-ID": {
         "description": "The request's correlation id (the caller's, or a new one).",
-        "schema": {"type": "string", "pattern": r"^[A-Za-z0-9_.:\-]{1,128}$"},
+        "schema": {"type": "string", "pattern": VALID_ID.pattern},
     },
     "X-Request-ID": {
         "description": "Unique id of this request (behind nginx, nginx's own), "

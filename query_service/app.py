@@ -7,12 +7,12 @@ import contextlib
 import itertools
 import logging
 import os
-import re
 from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
 from common.health import READINESS, Readiness, add_health_routes
+from common.http import CORRELATION_HEADER, REQUEST_ID_HEADER, VALID_ID
 from common.logs import correlation_id_var, message_id_var
 from common.metrics import add_metrics_route, http_metrics_middleware
 from query_service.read_model import MongoReadModel, ReadModelUnavailable
@@ -36,11 +36,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CORRELATION_HEADER: Final = "X-Correlation-ID"
-REQUEST_ID_HEADER: Final = "X-Request-ID"
 _REQUEST_ID_PREFIX: Final = os.urandom(8).hex()
 _request_numbers: Final = itertools.count(1)
-_VALID_ID: Final = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
 WARM_UP_MAX_DELAY: Final = 5.0
 
 
@@ -126,7 +123,7 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     """Tag the request with a correlation id and a request id; render every
     error as problem+json."""
     correlation_id = request.headers.get(CORRELATION_HEADER, "")
-    if not _VALID_ID.match(correlation_id):
+    if not VALID_ID.match(correlation_id):
         # Same shape as contracts.base.new_id, a third of the cost: this
         # runs on every request of the hot path.
         correlation_id = os.urandom(16).hex()
@@ -134,7 +131,7 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     # per-process random prefix and a counter: unique like new_id, without a
     # system call per request.
     request_id = request.headers.get(REQUEST_ID_HEADER, "")
-    if not _VALID_ID.match(request_id):
+    if not VALID_ID.match(request_id):
         request_id = f"{_REQUEST_ID_PREFIX}{next(_request_numbers):x}"
     # The contextvar directly rather than common.logs.log_context: a
     # generator-based context manager per request costs measurable throughput.
