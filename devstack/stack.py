@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from devstack import gateway
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -372,37 +374,7 @@ def swagger_ui_dir() -> Path:
 
 
 def render_nginx_conf(config: StackConfig) -> str:
-    """The nginx configuration for `config`, from nginx/nginx.conf.template."""
-    template = (ROOT / "nginx" / "nginx.conf.template").read_text()
-    servers = "\n        ".join(
-        f"server 127.0.0.1:{port} max_fails=1 fail_timeout=2s;"
-        for port in config.query_ports
+    """The nginx configuration for `config`, from nginx/gateway.conf.in."""
+    return gateway.render_local_stack(
+        config, cache_dir=nginx_cache_dir(config), swagger_ui=swagger_ui_dir()
     )
-    mime = next(
-        (
-            p
-            for p in ("/etc/nginx/mime.types", "/usr/local/nginx/conf/mime.types")
-            if Path(p).exists()
-        ),
-        "/etc/nginx/mime.types",
-    )
-    values = {
-        "RUN_DIR": str(config.run_dir),
-        "CACHE_DIR": str(nginx_cache_dir(config)),
-        "MIME_TYPES": mime,
-        "ACCESS_LOG": str(config.run_dir / "logs" / "nginx-access.log")
-        if config.access_log
-        else "off",
-        "QUERY_SERVERS": servers,
-        "COMMAND_PORT": str(config.command_port),
-        "RABBITMQ_MANAGEMENT": config.rabbitmq_management,
-        "LISTEN": f"127.0.0.1:{config.http_port}",
-        "WEB_ROOT": str(ROOT / "web"),
-        "NGINX_DIR": str(ROOT / "nginx"),
-        "COMMAND_RATE": config.command_rate,
-        "COMMAND_BURST": str(config.command_burst),
-        "SWAGGER_UI": str(swagger_ui_dir()),
-    }
-    for key, value in values.items():
-        template = template.replace(f"@@{key}@@", value)
-    return template

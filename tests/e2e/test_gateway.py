@@ -12,6 +12,9 @@ image's envsubst entrypoint.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import os
 import pwd
 import re
@@ -46,6 +49,9 @@ CHART: Final = ROOT / "deploy" / "helm" / "randomuser-connector"
 Variant = Literal["compose", "helm"]
 CONTAINER_ROOT: Final = "/usr/share/nginx/html"
 SWAGGER_STATIC: Final = "/opt/swagger-ui-py/swagger_ui/static/"
+# The load balancer in front of the gateway in these tests: the test client
+# itself, on loopback. Its X-Forwarded-For names the real client.
+TRUSTED_PROXY: Final = "127.0.0.1/32"
 
 
 @dataclass(frozen=True)
@@ -90,20 +96,55 @@ def build_document_root(root: Path) -> None:
                 shutil.copytree(ROOT / source, target, dirs_exist_ok=True)
 
 
-def compose_routes(stack: StackClient, port: int) -> str:
-    config = stack.stack.config
-    routes = (ROOT / "docker" / "nginx" / "default.conf.template").read_text()
-    routes = routes.replace("${NGINX_COMMANDS_RATE}", "50r/s").replace(
-        "${NGINX_COMMANDS_BURST}", "50"
+def point_at_this_machine(routes: str, servers: dict[str, list[str]]) -> str:
+    """Upstream names (resolved by Docker DNS or the cluster's) to local addresses.
+
+    The local nginx may predate 1.27.3, which resolves `server ... resolve`
+    in open source nginx; each such line becomes fixed local servers, and the
+    resolver line goes (its server does not exist here).
+    """
+
+    def local(match: re.Match[str]) -> str:
+        host = match["host"]
+        addresses = next(
+            (found for name, found in servers.items() if host.startswith(name)), None
+        )
+        assert addresses is not None, f"an unmapped upstream {host}"
+        return "".join(
+            f"{match['indent']}server {address} {match['options']};\n"
+            for address in addresses
+        )
+
+    routes = re.sub(
+        r"(?m)^(?P<indent>[ \t]*)server (?P<host>[a-z][\w.-]*):\d+ resolve (?P<options>[^;]*);\n",
+        local,
+        routes,
     )
-    servers = {
-        "query-1:8101": f"127.0.0.1:{config.query_ports[0]}",
-        "query-2:8101": f"127.0.0.1:{config.query_ports[1]}",
-        "command-service:8001": f"127.0.0.1:{config.command_port}",
-        "rabbitmq:15672": config.rabbitmq_management,
+    return re.sub(r"(?m)^[ \t]*resolver .*;$", "", routes)
+
+
+def local_servers(stack: StackClient) -> dict[str, list[str]]:
+    config = stack.stack.config
+    return {
+        "query": [f"127.0.0.1:{port}" for port in config.query_ports],
+        "rel-randomuser-connector-query": [
+            f"127.0.0.1:{port}" for port in config.query_ports
+        ],
+        "command-service": [f"127.0.0.1:{config.command_port}"],
+        "rel-randomuser-connector-command": [f"127.0.0.1:{config.command_port}"],
+        "rabbitmq": [config.rabbitmq_management],
     }
-    for container, local in servers.items():
-        routes = routes.replace(f"server {container} ", f"server {local} ")
+
+
+def compose_routes(stack: StackClient, port: int) -> str:
+    routes = (ROOT / "docker" / "nginx" / "default.conf.template").read_text()
+    for name, value in (
+        ("NGINX_COMMANDS_RATE", "50r/s"),
+        ("NGINX_COMMANDS_BURST", "50"),
+        ("NGINX_TRUSTED_PROXIES", TRUSTED_PROXY),
+    ):
+        routes = routes.replace(f"${{{name}}}", value)
+    routes = point_at_this_machine(routes, local_servers(stack))
     return routes.replace("listen 8080 ", f"listen 127.0.0.1:{port} ")
 
 
@@ -126,6 +167,8 @@ def helm_routes(stack: StackClient, port: int) -> str:
             "--set",
             "gateway.commandsBurst=50",
             "--set",
+            f"gateway.realIp.trustedProxies={{{TRUSTED_PROXY}}}",
+            "--set",
             "rabbitmq.url=amqp://u:p@rabbitmq:5672/",
             "--set",
             "mongodb.url=mongodb://u:p@mongo:27017/",
@@ -138,17 +181,7 @@ def helm_routes(stack: StackClient, port: int) -> str:
         timeout=120,
     )
     routes = str(yaml.safe_load(rendered.stdout)["data"]["default.conf"])
-    config = stack.stack.config
-    routes = re.sub(
-        r"server rel-randomuser-connector-query:\d+ ",
-        f"server 127.0.0.1:{config.query_ports[0]} ",
-        routes,
-    )
-    routes = re.sub(
-        r"server rel-randomuser-connector-command:\d+ ",
-        f"server 127.0.0.1:{config.command_port} ",
-        routes,
-    )
+    routes = point_at_this_machine(routes, local_servers(stack))
     return routes.replace("listen 8080 ", f"listen 127.0.0.1:{port} ")
 
 
@@ -167,15 +200,20 @@ def local_paths(conf: str, run_dir: Path) -> str:
     return conf
 
 
-@pytest.fixture(scope="module", params=["compose", "helm"])
-def gateway(request: pytest.FixtureRequest, stack: StackClient) -> Iterator[Gateway]:
-    variant: Variant = request.param
+@contextlib.contextmanager
+def running_gateway(
+    variant: Variant, stack: StackClient, *, trusted_proxy: str = TRUSTED_PROXY
+) -> Iterator[Gateway]:
+    """The gateway of `variant` as its image runs it, in front of `stack`."""
     port = free_port()
     run_dir = Path(tempfile.mkdtemp(prefix=f"gateway-{variant}-"))
     for sub in ("conf.d", "html", "cache", "logs", "tmp"):
         (run_dir / sub).mkdir()
     build_document_root(run_dir / "html")
     routes = (compose_routes if variant == "compose" else helm_routes)(stack, port)
+    routes = routes.replace(
+        f"set_real_ip_from {TRUSTED_PROXY};", f"set_real_ip_from {trusted_proxy};"
+    )
     assert re.search(r"server [a-z][\w.-]*:\d+", routes) is None, "an unmapped host"
     (run_dir / "conf.d" / "default.conf").write_text(local_paths(routes, run_dir))
     main = (ROOT / "docker" / "nginx" / "nginx.conf").read_text()
@@ -222,6 +260,12 @@ def gateway(request: pytest.FixtureRequest, stack: StackClient) -> Iterator[Gate
             process.kill()
             process.wait()
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module", params=["compose", "helm"])
+def gateway(request: pytest.FixtureRequest, stack: StackClient) -> Iterator[Gateway]:
+    with running_gateway(request.param, stack) as running:
+        yield running
 
 
 def _healthy(base_url: str, process: subprocess.Popen[bytes], run_dir: Path) -> bool:
@@ -319,3 +363,130 @@ async def test_swagger_ui_shows_both_apis_behind_the_gateway(gateway: Gateway):
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=ARTIFACTS / f"gateway-{gateway.variant}-docs.png")
     assert problems == [], "\n".join(problems)
+
+
+# Requests whose answers must agree, route by route, between the local gateway
+# (make run) and the container gateways: (method, path, headers, body).
+AGREEMENT: Final = [
+    ("GET", "/", {}, None),
+    ("GET", "/app.js", {}, None),
+    ("GET", "/no-such-file", {}, None),
+    ("GET", "/.env", {}, None),
+    ("GET", "/nginx-health", {}, None),
+    ("GET", "/docs", {}, None),
+    ("GET", "/docs/", {}, None),
+    ("POST", "/", {}, b"{}"),
+    ("POST", "/docs/", {}, b"{}"),
+    ("POST", "/queries/countries", {}, b"{}"),
+    ("DELETE", "/queries/sync-status", {}, None),
+    ("GET", "/queries/sync-status", {}, None),
+    ("GET", "/queries/no-such-route", {}, None),
+    ("GET", "/commands/sync", {}, None),
+    ("POST", "/commands/sync", {}, b"{}"),
+    ("POST", "/commands/sync", {"Content-Type": "application/json"}, b"x" * 20_000),
+]
+COMPARED_HEADERS: Final = (
+    "Content-Type",
+    "Allow",
+    "Location",
+    "Cache-Control",
+    "Content-Security-Policy",
+    "X-Content-Type-Options",
+    "X-Frame-Options",
+    "Referrer-Policy",
+    "Permissions-Policy",
+    "Cross-Origin-Opener-Policy",
+    "Cross-Origin-Resource-Policy",
+    "Strict-Transport-Security",
+    "Server",
+)
+
+
+async def _answer(
+    session: aiohttp.ClientSession,
+    base_url: str,
+    request: tuple[str, str, dict[str, str], bytes | None],
+) -> dict[str, Any]:
+    method, path, headers, body = request
+    async with session.request(
+        method, base_url + path, headers=headers, data=body, allow_redirects=False
+    ) as response:
+        text = await response.read()
+        answer: dict[str, Any] = {
+            "status": response.status,
+            **{name: response.headers.get(name) for name in COMPARED_HEADERS},
+            "has ids": "X-Request-ID" in response.headers
+            and "X-Correlation-ID" in response.headers,
+        }
+        if response.content_type == "application/problem+json":
+            answer["body"] = json.loads(text)
+        return answer
+
+
+async def test_every_gateway_answers_like_the_local_one_route_by_route(
+    gateway: Gateway, stack: StackClient
+):
+    async with aiohttp.ClientSession() as session:
+        for request in AGREEMENT:
+            local = await _answer(session, stack.base_url, request)
+            container = await _answer(session, gateway.base_url, request)
+            assert container == local, (gateway.variant, request[:2])
+            if request[0] not in ("GET", "HEAD") and local["status"] == 405:
+                assert local.get("body", {}).get("status") == 405, (request, local)
+                assert local["Allow"], request
+
+
+async def test_nginx_refusals_are_problem_json(gateway: Gateway):
+    async with aiohttp.ClientSession(base_url=gateway.base_url) as session:
+        for method, path, status in (
+            ("POST", "/queries/countries", 405),
+            ("PUT", "/docs/", 405),
+            ("TRACE", "/", 405),
+        ):
+            async with session.request(method, path) as response:
+                assert response.status == status, (method, path)
+                assert response.content_type == "application/problem+json"
+                assert (await response.json())["status"] == status
+
+
+async def _statuses(
+    session: aiohttp.ClientSession, base_url: str, client: str | None, count: int
+) -> list[int]:
+    headers = {} if client is None else {"X-Forwarded-For": client}
+
+    async def one() -> int:
+        async with session.post(
+            f"{base_url}/commands/sync", data=b"{}", headers=headers
+        ) as response:
+            await response.read()
+            if response.status == 429:
+                # nginx's own refusal, problem+json like the service's.
+                assert response.content_type == "application/problem+json"
+            return response.status
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))
+
+
+@pytest.mark.parametrize("variant", ["compose", "helm"])
+async def test_clients_behind_a_trusted_proxy_get_their_own_rate_limit_budgets(
+    variant: Variant, stack: StackClient
+):
+    with running_gateway(variant, stack) as gateway:
+        async with aiohttp.ClientSession() as session:
+            first = await _statuses(session, gateway.base_url, "198.51.100.1", 150)
+            assert 429 in first, "one client used up its budget"
+            second = await _statuses(session, gateway.base_url, "198.51.100.2", 5)
+            assert second == [401] * 5, "another client keeps its own budget"
+
+
+@pytest.mark.parametrize("variant", ["compose", "helm"])
+async def test_an_untrusted_x_forwarded_for_is_ignored(
+    variant: Variant, stack: StackClient
+):
+    # Loopback (the test client) is not the trusted proxy here.
+    with running_gateway(variant, stack, trusted_proxy="192.0.2.10/32") as gateway:
+        async with aiohttp.ClientSession() as session:
+            first = await _statuses(session, gateway.base_url, "198.51.100.1", 150)
+            assert 429 in first
+            second = await _statuses(session, gateway.base_url, "198.51.100.2", 5)
+            assert 429 in second, "a forged X-Forwarded-For bought no new budget"

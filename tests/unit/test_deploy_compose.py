@@ -163,14 +163,17 @@ def test_the_stack_has_every_process_of_the_design() -> None:
             "sync_worker",
             "query_service.projector",
             "query_service",
-            "query_service",
             "randomuser_sim",
         ]
     )
     assert {"rabbitmq", "mongo", "nginx"} <= set(services())
 
 
-@pytest.mark.parametrize("name", sorted(raw_compose()["services"]))
+# Runs once before everything else and exits: a dependency waits for its success.
+ONE_SHOT = {"secrets-check"}
+
+
+@pytest.mark.parametrize("name", sorted(set(raw_compose()["services"]) - ONE_SHOT))
 def test_every_service_has_a_health_check(name: str) -> None:
     healthcheck = services()[name].get("healthcheck")
     assert healthcheck, f"{name} has no healthcheck"
@@ -186,6 +189,9 @@ def test_every_dependency_waits_for_a_healthy_service() -> None:
         assert isinstance(depends_on, dict), f"{name}: use the long depends_on form"
         for target, condition in depends_on.items():
             assert target in services(), f"{name} depends on unknown {target}"
+            if target in ONE_SHOT:
+                assert condition["condition"] == "service_completed_successfully"
+                continue
             assert condition["condition"] == "service_healthy", f"{name} → {target}"
             assert "healthcheck" in services()[target]
 
@@ -195,9 +201,10 @@ def test_services_start_after_what_they_connect_to() -> None:
         "command-service": {"rabbitmq", "sync-worker"},
         "sync-worker": {"rabbitmq", "projector"},
         "projector": {"rabbitmq", "mongo"},
-        "query-1": {"mongo"},
-        "query-2": {"mongo"},
-        "nginx": {"query-1", "query-2", "command-service", "rabbitmq"},
+        "query": {"mongo"},
+        "nginx": {"query", "command-service"},
+        "rabbitmq": {"secrets-check"},
+        "mongo": {"secrets-check"},
     }
     for name, required in needs.items():
         assert required <= set(services()[name].get("depends_on", {})), name
@@ -219,7 +226,7 @@ def test_images_are_pinned_and_python_services_share_one_local_build() -> None:
         assert image, f"{name} has no image"
         assert PINNED_IMAGES.match(image), f"{name}: {image} is not name:tag"
         assert not image.endswith(":latest"), f"{name}: {image}"
-    assert services()["rabbitmq"]["image"].startswith("rabbitmq:3.13")
+    assert services()["rabbitmq"]["image"].startswith("rabbitmq:4.")
     assert services()["rabbitmq"]["image"].endswith("-management")
     assert services()["mongo"]["image"].startswith("mongo:7")
     # The gateway is built from the same Dockerfile (target `gateway`): it
@@ -239,10 +246,12 @@ def test_images_are_pinned_and_python_services_share_one_local_build() -> None:
     }
 
 
-def test_only_nginx_publishes_a_port_on_the_host() -> None:
+def test_only_nginx_publishes_a_port_on_every_interface() -> None:
     published = {name for name, service in services().items() if service.get("ports")}
-    assert published == {"nginx"}
+    assert published == {"nginx", "rabbitmq"}
     assert services()["nginx"]["ports"] == ["8080:8080"]
+    # The management UI has the broker's admin credentials behind it: loopback only.
+    assert services()["rabbitmq"]["ports"] == ["127.0.0.1:15672:15672"]
     custom = interpolate(raw_compose(), DOTENV | {"STACK_HTTP_PORT": "9090"})
     assert custom["services"]["nginx"]["ports"] == ["9090:8080"]
 
@@ -354,8 +363,58 @@ def test_nginx_upstreams_point_at_compose_services_and_their_ports() -> None:
         env = environment(services()[host])
         expected = env.get("HTTP_PORT") or ("15672" if host == "rabbitmq" else None)
         assert port == expected, f"nginx → {host}:{port}, service listens on {expected}"
-    hosts = [host for host, _ in servers]
-    assert hosts.count("query-1") == hosts.count("query-2") == 1
+    # One name for every replica of the scalable query service, re-resolved
+    # through Docker's DNS (127.0.0.11) so nginx follows restarts and scaling.
+    assert sorted(host for host, _ in servers) == ["command-service", "query"]
+    assert re.search(r"^resolver 127\.0\.0\.11 valid=\d+s", template, re.MULTILINE)
+    servers_lines = re.findall(r"^\s*server [a-z].*$", template, re.MULTILINE)
+    assert all(" resolve " in line for line in servers_lines), servers_lines
+
+
+def test_the_query_service_scales() -> None:
+    query = services()["query"]
+    assert query["deploy"]["replicas"] == 2
+    # Nothing that would make two replicas collide.
+    assert "container_name" not in query
+    assert "ports" not in query
+    assert "hostname" not in query
+
+
+def _check_secrets() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "check_secrets", ROOT / "docker" / "check_secrets.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_placeholder_secrets_of_env_example_are_refused_by_name() -> None:
+    example = dict(
+        re.findall(
+            r"^([A-Z][A-Z0-9_]*)=(.*)$",
+            (ROOT / ".env.example").read_text(encoding="utf-8"),
+            re.MULTILINE,
+        )
+    )
+    checked = environment(services()["secrets-check"])
+    found = _check_secrets().problems({name: example[name] for name in checked})
+    refused = {line.split()[0] for line in found}
+    assert refused == set(checked) - {"RABBITMQ_DEFAULT_USER"}
+    assert "COMMAND_TOKEN is still the placeholder" in "\n".join(found)
+
+
+def test_real_secrets_pass_the_check_and_every_service_waits_for_it() -> None:
+    checked = environment(services()["secrets-check"])
+    assert _check_secrets().problems(checked) == []
+    assert _check_secrets().problems(checked | {"RABBITMQ_DEFAULT_PASS": "guest"})
+    assert _check_secrets().problems(checked | {"COMMAND_TOKEN": "short"}) == [
+        "COMMAND_TOKEN is shorter than 16 characters"
+    ]
+    volumes = services()["secrets-check"]["volumes"]
+    assert volumes == ["./docker/check_secrets.py:/usr/local/bin/check-secrets:ro"]
 
 
 def test_nginx_template_variables_are_set_by_compose() -> None:

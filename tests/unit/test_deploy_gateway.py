@@ -1,0 +1,100 @@
+"""One gateway source: the committed renderings are current and the variants agree."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from devstack import gateway
+from devstack.stack import StackConfig, render_nginx_conf
+
+
+def local_routes() -> str:
+    return gateway.render(
+        gateway.local_values(
+            gateway.LocalGateway(
+                listen="127.0.0.1:8080",
+                query_servers=("127.0.0.1:8101", "127.0.0.1:8102"),
+                command_server="127.0.0.1:8001",
+                rabbitmq_management="127.0.0.1:15672",
+                commands_rate="5r/s",
+                commands_burst=10,
+                cache_dir=Path("/cache"),
+                web_root=Path("/web"),
+                swagger_ui=Path("/swagger"),
+                access_log="off",
+            )
+        )
+    )
+
+
+def variants() -> dict[str, str]:
+    return {
+        "local": local_routes(),
+        "compose": gateway.render(gateway.compose_values()),
+        "helm": gateway.render(gateway.helm_values()),
+    }
+
+
+def test_the_committed_gateway_files_are_rendered_from_the_source() -> None:
+    assert gateway.main(["--check"]) == 0, "run `python -m devstack.gateway`"
+    for path, text in gateway.committed_outputs().items():
+        assert path.read_text(encoding="utf-8") == text
+
+
+def _locations(routes: str) -> dict[str, list[str]]:
+    """Each location's directives, without the lines a variant may change."""
+    found: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for raw in routes.splitlines():
+        line = raw.strip()
+        if line.startswith("location "):
+            current = found.setdefault(line, [])
+        elif current is not None and line not in {"", "}"} and line[0] != "#":
+            line = re.sub(r"^alias \S+", "alias", line)
+            current.append(re.sub(r"burst=(\{\{[^}]*\}\}|\S+)", "burst=N", line))
+    return found
+
+
+def test_every_gateway_has_the_same_routes_and_directives() -> None:
+    rendered = {name: _locations(routes) for name, routes in variants().items()}
+    local = rendered["local"]
+    rabbitmq = {"location /rabbitmq/ {", "location = /rabbitmq {"}
+    for name in ("compose", "helm"):
+        assert set(rendered[name]) == set(local) - rabbitmq, name
+        for location, directives in rendered[name].items():
+            assert directives == local[location], (name, location)
+
+
+@pytest.mark.parametrize("name", ["local", "compose", "helm"])
+def test_every_gateway_refuses_methods_with_405_problem_json(name: str) -> None:
+    routes = variants()[name]
+    assert "limit_except" not in routes
+    assert "deny all" not in routes
+    assert "least_conn;" in routes
+    assert "real_ip_header X-Forwarded-For;" in routes
+    # Each location with error_page lines of its own repeats the 405 page.
+    for block in re.findall(r"location [^{]*\{(?:[^{}]|\{[^{}]*\})*\}", routes):
+        if "error_page" in block and "@" not in block.split("{", 1)[0]:
+            assert "error_page 405 @method_not_allowed;" in block, block[:60]
+    for status in (405, 413, 429, 503):
+        assert f'"status":{status}' in routes
+
+
+def test_a_value_the_source_does_not_know_is_an_error() -> None:
+    with pytest.raises(ValueError, match="@@NOPE@@"):
+        gateway.render(gateway.compose_values(), "x @@NOPE@@;\n")
+
+
+def test_the_local_stack_gets_the_image_main_config_with_local_paths(
+    tmp_path: Path,
+) -> None:
+    conf = render_nginx_conf(StackConfig(run_dir=tmp_path))
+    assert "daemon off;" in conf
+    assert f"pid {tmp_path}/nginx.pid;" in conf
+    assert "worker_shutdown_timeout" in conf
+    assert "/tmp/nginx-" not in conf  # noqa: S108 - the image's paths are gone
+    assert "include /etc/nginx/conf.d" not in conf
+    assert "location /rabbitmq/ {" in conf
