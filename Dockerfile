@@ -9,17 +9,23 @@
 #   docker build --target gateway -t randomuser-connector-gateway .
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
-ARG NGINX_IMAGE=nginx:1.27-alpine
+# nginx stable (1.28): `server ... resolve` re-resolves upstream names.
+ARG NGINX_IMAGE=nginx:1.28-alpine
 
 # ---------------------------------------------------------------- builder ---
 # Builds the project wheel and wheels of every runtime dependency, so the
 # runtime stage installs from local files only and carries no build tools.
+# Dependencies come first, pinned by requirements.lock (the lock `make` and
+# CI install from), in a layer of their own: a source change rebuilds only
+# the project wheel.
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-COPY pyproject.toml ./
+COPY pyproject.toml requirements.lock ./
+RUN python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" > runtime-requirements.txt \
+    && pip wheel --wheel-dir /wheels --constraint requirements.lock --requirement runtime-requirements.txt
 COPY contracts/ contracts/
 COPY common/ common/
 COPY command_service/ command_service/
@@ -27,7 +33,7 @@ COPY sync_worker/ sync_worker/
 COPY query_service/ query_service/
 COPY randomuser_sim/ randomuser_sim/
 COPY connector_cli/ connector_cli/
-RUN pip wheel --wheel-dir /wheels .
+RUN pip wheel --no-deps --wheel-dir /wheels .
 
 # ------------------------------------------------------------- swagger-ui ---
 # Swagger UI's static files for /docs/, from the PyPI package `make run` uses

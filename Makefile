@@ -7,19 +7,25 @@ PYTHON ?= python3
 RUN_PACKAGES := nginx $(if $(AMQP_URL),,rabbitmq-server)
 TEST_PACKAGES := $(RUN_PACKAGES) chromium fonts-noto-core
 PYTEST_ARGS ?=
+# Every Python dependency (runtime, local, test) pinned: make, the Dockerfile
+# and CI install from it. `make lock` rewrites it after pyproject.toml changes;
+# tests/unit/test_lock.py fails while the two disagree.
+LOCK := requirements.lock
+UV_VERSION := 0.13.9
+LOCK_COMMAND = uv pip compile pyproject.toml --extra local --extra test --universal --python-version 3.11 --quiet -o $(LOCK)
 
-.PHONY: run run-offline install install-test lint format test test-fast test-e2e bench clean
+.PHONY: run run-offline install install-test lint format test test-fast test-e2e bench clean lock gateway
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-$(VENV)/.run-deps: pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install -q -e '.[local]'
+$(VENV)/.run-deps: pyproject.toml $(LOCK) | $(VENV)/bin/python
+	$(PY) -m pip install -q -c $(LOCK) -e '.[local]'
 	touch $@
 
-$(VENV)/.test-deps: pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install -q -e '.[local,test]'
+$(VENV)/.test-deps: pyproject.toml $(LOCK) | $(VENV)/bin/python
+	$(PY) -m pip install -q -c $(LOCK) -e '.[local,test]'
 	$(PY) deploy/tools/install_helm.py --dest $(VENV)/bin
 	touch $@
 
@@ -64,6 +70,13 @@ bench-read: bench-deps  ## GET /queries/countries through nginx against nginx st
 
 bench-sync: bench-deps  ## POST /commands/sync to the new snapshot served, 1,000 to 20,000 users
 	$(PY) -m bench.sync
+
+lock: | $(VENV)/bin/python  ## re-pin requirements.lock from pyproject.toml (keeps current pins where they still fit)
+	$(PY) -m pip install -q 'uv==$(UV_VERSION)'
+	$(VENV)/bin/$(LOCK_COMMAND)
+
+gateway: | $(VENV)/bin/python  ## re-render the compose and Helm gateway configs from nginx/gateway.conf.in
+	$(PY) -m devstack.gateway
 
 clean:
 	rm -rf .run .mypy_cache .ruff_cache .pytest_cache tests/artifacts

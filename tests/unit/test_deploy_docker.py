@@ -95,10 +95,14 @@ def test_dockerfile_builds_a_wheel_and_installs_only_the_wheel_at_runtime() -> N
     images = {name: image for image, name, _ in stages()}
     assert images["builder"].startswith("python:3.11-slim")
     assert images["runtime"] == images["builder"]
-    assert images["gateway"] == "nginx:1.27-alpine"
+    # nginx stable: 1.28 re-resolves upstream names (`server ... resolve`).
+    assert images["gateway"] == "nginx:1.28-alpine"
     assert stages()[-1][1] == "runtime", "runtime must be the default (last) target"
     builder = "\n".join(stage("builder"))
-    assert "pip wheel --wheel-dir /wheels ." in builder
+    # The dependencies, pinned by the lock, in a layer before any source.
+    lock = builder.index("--constraint requirements.lock")
+    assert lock < builder.index("COPY contracts/")
+    assert "pip wheel --no-deps --wheel-dir /wheels ." in builder
     runtime = "\n".join(stage("runtime"))
     assert "from=builder" in runtime
     assert "--no-index" in runtime
