@@ -36,7 +36,10 @@ def declared() -> list[Requirement]:
 
 def test_every_declared_dependency_is_pinned_within_its_range() -> None:
     locked = pins()
-    environment = default_environment() | {"python_version": "3.11"}
+    environment: dict[str, str] = {
+        **default_environment(),
+        "python_version": "3.11",
+    }
     for requirement in declared():
         if requirement.marker and not requirement.marker.evaluate(environment):
             continue
