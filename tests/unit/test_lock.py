@@ -36,9 +36,8 @@ def declared() -> list[Requirement]:
 
 def test_every_declared_dependency_is_pinned_within_its_range() -> None:
     locked = pins()
-    environment: dict[str, str] = {
-        **default_environment(),
-        "python_version": "3.11",
+    environment = {key: str(value) for key, value in default_environment().items()} | {
+        "python_version": "3.11"
     }
     for requirement in declared():
         if requirement.marker and not requirement.marker.evaluate(environment):
