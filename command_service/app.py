@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from command_service.keys import PUBLISHER, SETTINGS
+from command_service.idempotency import IdempotencyKeys
+from command_service.keys import IDEMPOTENCY, PUBLISHER, SETTINGS
 from command_service.routes import setup_routes
 from common.amqp import AmqpPublisher, Publisher, connect, declare_sync_requests_queue
 from common.health import Readiness, add_health_routes
@@ -29,6 +30,10 @@ def create_app(
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
+    app[IDEMPOTENCY] = IdempotencyKeys(
+        window=settings.idempotency_window_seconds,
+        capacity=settings.idempotency_keys_kept,
+    )
     readiness = Readiness("amqp")
     add_health_routes(app, readiness)
     add_metrics_route(app)

@@ -116,12 +116,36 @@ def document() -> Document:
                     "the projector promotes the new snapshot when it is complete.",
                     "tags": [TAG],
                     "security": [{"bearer": []}],
-                    "parameters": [CORRELATION_PARAMETER],
+                    "parameters": [
+                        CORRELATION_PARAMETER,
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": False,
+                            "description": "Repeats of a request with this key "
+                            "(e.g. a scheduler's retries) publish nothing more and "
+                            "answer 200 with the first command, for "
+                            "IDEMPOTENCY_WINDOW_SECONDS.",
+                            "schema": {
+                                "type": "string",
+                                "pattern": "^[A-Za-z0-9._:-]{1,128}$",
+                            },
+                        },
+                    ],
                     "requestBody": {
                         "required": False,
                         "content": {"application/json": {"schema": ref("SyncCommand")}},
                     },
                     "responses": {
+                        "200": json_response(
+                            "A repeat: the command first accepted with this "
+                            "Idempotency-Key (header Idempotent-Replayed: true).",
+                            ref("SyncAccepted"),
+                            Location={
+                                "description": "Where to follow the sync.",
+                                "schema": {"const": "/queries/sync-status"},
+                            },
+                        ),
                         "202": json_response(
                             "Accepted: the command is queued.",
                             ref("SyncAccepted"),
@@ -142,7 +166,10 @@ def document() -> Document:
                         ),
                         "413": problem("The body is larger than MAX_BODY_BYTES."),
                         "415": problem("A body that is not application/json."),
-                        "422": problem("The body breaks a rule of SyncCommand."),
+                        "422": problem(
+                            "The body breaks a rule of SyncCommand, or the "
+                            "Idempotency-Key was used for another body."
+                        ),
                         "429": problem(
                             "Too many commands from this address (nginx).",
                             **{"Retry-After": RETRY_AFTER},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import TYPE_CHECKING, Final
 
 import aio_pika
@@ -13,7 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from command_service import openapi
 from command_service.auth import require_bearer
-from command_service.keys import PUBLISHER, SETTINGS
+from command_service.idempotency import (
+    HEADER as IDEMPOTENCY_KEY,
+)
+from command_service.idempotency import (
+    KEY_PATTERN,
+    KeyReusedError,
+    fingerprint,
+)
+from command_service.keys import IDEMPOTENCY, PUBLISHER, SETTINGS
 from common.http import CORRELATION_ID
 from common.openapi import openapi_handler
 from contracts.commands import (
@@ -97,9 +106,50 @@ async def _parse_body(request: web.Request) -> SyncCommandBody:
 
 
 async def post_sync(request: web.Request) -> web.Response:
-    """Accept a sync trigger: 202 once the broker has confirmed the command."""
+    """Accept a sync trigger: 202 once the broker has confirmed the command.
+
+    With an `Idempotency-Key` header, a repeat of the same request within the
+    window publishes nothing and answers 200 with the first command; the same
+    key with another body is refused with 422.
+    """
     settings = request.app[SETTINGS]
     require_bearer(request, settings.command_token)
+    key = request.headers.get(IDEMPOTENCY_KEY)
+    if key is None:
+        return _accepted(await _publish(request), replayed=False)
+    if not re.fullmatch(KEY_PATTERN, key):
+        raise web.HTTPBadRequest(
+            text=f"{IDEMPOTENCY_KEY} must be 1-128 letters, digits or ._:-"
+        )
+    raw = await request.read()
+    try:
+        answer, replayed = await request.app[IDEMPOTENCY].answer(
+            key, fingerprint(raw), lambda: _publish(request)
+        )
+    except KeyReusedError:
+        raise web.HTTPUnprocessableEntity(
+            text=f"this {IDEMPOTENCY_KEY} was used for a different request body"
+        ) from None
+    if replayed:
+        logger.info("sync command repeated with idempotency key %s", key)
+    return _accepted(answer, replayed=replayed)
+
+
+def _accepted(answer: bytes, *, replayed: bool) -> web.Response:
+    headers = {"Location": "/queries/sync-status"}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return web.Response(
+        body=answer,
+        status=200 if replayed else 202,
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+async def _publish(request: web.Request) -> bytes:
+    """Publish the command `request` asks for; its JSON answer once confirmed."""
+    settings = request.app[SETTINGS]
     body = await _parse_body(request)
     command = SyncRequested(
         correlation_id=request[CORRELATION_ID],
@@ -125,7 +175,7 @@ async def post_sync(request: web.Request) -> web.Response:
     logger.info(
         "sync command %s accepted (%d users)", command.command_id, command.results
     )
-    return web.json_response(
+    return orjson.dumps(
         {
             "command_id": command.command_id,
             "correlation_id": command.correlation_id,
@@ -134,10 +184,7 @@ async def post_sync(request: web.Request) -> web.Response:
             "nationalities": command.nationalities,
             "seed": command.seed,
             "requested_at": command.requested_at.isoformat(),
-        },
-        status=202,
-        headers={"Location": "/queries/sync-status"},
-        dumps=lambda obj: orjson.dumps(obj).decode(),
+        }
     )
 
 

@@ -29,6 +29,17 @@ class CommandSettings(BaseServiceSettings):
     publish_timeout_seconds: PositiveFloat = Field(
         default=5.0, le=60, description="How long to wait for the broker's confirm."
     )
+    idempotency_window_seconds: PositiveFloat = Field(
+        default=86_400,
+        le=7 * 86_400,
+        description="How long an Idempotency-Key answers with its first command.",
+    )
+    idempotency_keys_kept: int = Field(
+        default=10_000,
+        ge=1,
+        le=1_000_000,
+        description="Most Idempotency-Keys remembered (the oldest are forgotten first).",
+    )
 
     @field_validator("command_token")
     @classmethod

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aio_pika
 import pytest
 
 from command_service.app import create_app
+from command_service.idempotency import IdempotencyKeys
 from command_service.settings import CommandSettings
 from contracts.commands import SyncRequested
 from tests.support.fakes import FakePublisher
@@ -209,3 +212,78 @@ async def test_health_and_readiness_answer(client) -> None:
 def test_a_short_token_is_refused_at_start() -> None:
     with pytest.raises(ValueError, match="at least 16"):
         CommandSettings(_env_file=None, command_token="short")
+
+
+async def test_an_idempotency_key_publishes_once_and_repeats_the_first_answer(
+    client, publisher
+) -> None:
+    headers = {**AUTH, "Idempotency-Key": "sync-cron-29016840"}
+    first = await client.post("/commands/sync", json={"results": 10}, headers=headers)
+    again = await client.post("/commands/sync", json={"results": 10}, headers=headers)
+
+    assert first.status == 202
+    assert again.status == 200
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert await again.json() == await first.json()
+    assert len(publisher.published) == 1
+    other = await client.post(
+        "/commands/sync", json={"results": 10}, headers={**AUTH, "Idempotency-Key": "b"}
+    )
+    assert other.status == 202
+    assert len(publisher.published) == 2
+
+
+async def test_concurrent_requests_with_one_key_publish_once(client, publisher) -> None:
+    headers = {**AUTH, "Idempotency-Key": "k1"}
+    responses = await asyncio.gather(
+        *(client.post("/commands/sync", headers=headers) for _ in range(5))
+    )
+    assert sorted(response.status for response in responses) == [200] * 4 + [202]
+    assert len(publisher.published) == 1
+
+
+async def test_a_key_reused_for_another_body_or_malformed_is_refused(client) -> None:
+    headers = {**AUTH, "Idempotency-Key": "k2"}
+    assert (
+        await client.post("/commands/sync", json={"results": 1}, headers=headers)
+    ).status == 202
+    reused = await client.post("/commands/sync", json={"results": 2}, headers=headers)
+    assert reused.status == 422
+    assert "Idempotency-Key" in (await reused.json())["detail"]
+    bad = await client.post(
+        "/commands/sync", headers={**AUTH, "Idempotency-Key": "no spaces"}
+    )
+    assert bad.status == 400
+
+
+async def test_a_failed_publish_is_not_remembered(aiohttp_client) -> None:
+    publisher = FakePublisher()
+    settings = CommandSettings(
+        _env_file=None, command_token=TOKEN, publish_timeout_seconds=0.05
+    )
+    client = await aiohttp_client(create_app(settings, publisher=publisher))
+    headers = {**AUTH, "Idempotency-Key": "k3"}
+    publisher.error = aio_pika.exceptions.AMQPConnectionError("down")
+    assert (await client.post("/commands/sync", headers=headers)).status == 503
+    publisher.error = None
+    assert (await client.post("/commands/sync", headers=headers)).status == 202
+
+
+def test_keys_expire_after_the_window_and_beyond_the_capacity() -> None:
+    now = [0.0]
+    keys = IdempotencyKeys(window=10, capacity=2, clock=lambda: now[0])
+
+    async def publish() -> bytes:
+        return b"{}"
+
+    async def scenario() -> list[bool]:
+        replays = []
+        for key in ("a", "a", "b", "c", "a"):
+            replays.append((await keys.answer(key, "f", publish))[1])
+        now[0] = 100
+        replays.append((await keys.answer("c", "f", publish))[1])
+        return replays
+
+    # "a" was the oldest of three with room for two: forgotten; after the window all are.
+    assert asyncio.run(scenario()) == [False, True, False, False, False, False]
+    assert len(keys) == 1
