@@ -175,13 +175,26 @@ VARIANTS: dict[str, list[str]] = {
         "metrics.podMonitor.enabled=true",
         "metrics.podMonitor.interval=15s",
         "metrics.podMonitor.labels.release=kube-prometheus-stack",
+        "podLabels.team=data",
+        "query.podLabels.tier=read",
+        "extraEnv[0].name=LOG_LEVEL",
+        "extraEnv[0].value=DEBUG",
+        "query.extraEnv[0].name=LOG_FORMAT",
+        "query.extraEnv[0].value=text",
+        "gateway.service.type=LoadBalancer",
+        "gateway.service.externalTrafficPolicy=Local",
+        "gateway.service.annotations.service\\.beta\\.kubernetes\\.io/aws-load-balancer-type=nlb",
+        "gateway.realIp.trustedProxies={10.0.0.0/8}",
+        "networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.team=monitoring",
+        "networkPolicy.rabbitmq.podSelector.matchLabels.app\\.kubernetes\\.io/name=connector-rabbitmq",
+        "networkPolicy.mongodb.podSelector.matchLabels.app=connector-mongodb-svc",
     ],
     "minimal": [
         "existingSecret=connector-secrets",
         "gateway.enabled=false",
         "query.autoscaling.enabled=false",
-        "syncWorker.autoscaling.enabled=false",
         "query.pdb.enabled=false",
+        "networkPolicy.enabled=false",
         "serviceAccount.create=false",
     ],
 }
@@ -555,19 +568,164 @@ def test_pods_run_unprivileged_on_a_read_only_root_filesystem(variant: str) -> N
             assert "memory" in resources["limits"]
 
 
-def test_query_replicas_and_sync_workers_autoscale() -> None:
+def test_only_query_replicas_autoscale() -> None:
     hpas = objects("defaults", "HorizontalPodAutoscaler")
     targets = {hpa["spec"]["scaleTargetRef"]["name"] for hpa in hpas.values()}
-    assert targets == {
-        "rel-randomuser-connector-query",
-        "rel-randomuser-connector-sync-worker",
-    }
-    for component in ("query", "sync-worker"):
-        assert "replicas" not in deployment("defaults", component)["spec"], (
-            "an autoscaled Deployment leaves replicas to the HPA"
-        )
-        assert deployment("minimal", component)["spec"]["replicas"] >= 1
+    # One sync worker runs syncs at a time: more pods are standbys, not throughput.
+    assert targets == {"rel-randomuser-connector-query"}
+    assert "replicas" not in deployment("defaults", "query")["spec"], (
+        "an autoscaled Deployment leaves replicas to the HPA"
+    )
+    assert deployment("minimal", "query")["spec"]["replicas"] >= 1
+    assert deployment("defaults", "sync-worker")["spec"]["replicas"] == 2
     assert not objects("minimal", "HorizontalPodAutoscaler")
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_multi_replica_component_has_a_disruption_budget(variant: str) -> None:
+    budgets = objects(variant, "PodDisruptionBudget")
+    for name, workload in workloads(variant).items():
+        replicas = workload["spec"].get("replicas", 2)  # absent: an HPA, min 2
+        covered = [
+            pdb
+            for pdb in budgets.values()
+            if pdb["spec"]["selector"]["matchLabels"].items()
+            <= pod_template(workload)["metadata"]["labels"].items()
+        ]
+        if replicas > 1 and variant != "minimal":
+            assert len(covered) == 1, name
+        if replicas == 1:
+            assert not covered, f"{name}: a PDB on one replica only blocks drains"
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_pod_drains_before_it_stops(variant: str) -> None:
+    pods = [pod_spec(w) for w in workloads(variant).values()]
+    pods += [pod_spec(c) for c in objects(variant, "CronJob").values()]
+    for spec in pods:
+        assert spec["terminationGracePeriodSeconds"] >= 10
+    for name, workload in workloads(variant).items():
+        spec = pod_spec(workload)
+        container = spec["containers"][0]
+        sleep = container["lifecycle"]["preStop"]["exec"]["command"]
+        assert sleep[0] == "sleep", name
+        # The preStop sleep and the process's own drain fit in the grace period.
+        assert int(sleep[1]) + 10 < spec["terminationGracePeriodSeconds"], name
+
+
+def test_pod_labels_and_extra_env_reach_every_pod() -> None:
+    for name, workload in workloads("everything-on").items():
+        labels = pod_template(workload)["metadata"]["labels"]
+        assert labels["team"] == "data", name
+        if name.endswith("-query"):
+            assert labels["tier"] == "read"
+        if name.endswith("-gateway"):
+            continue
+        env = {
+            item["name"]: item for item in pod_spec(workload)["containers"][0]["env"]
+        }
+        assert env["LOG_LEVEL"]["value"] == "DEBUG", name
+    query = pod_spec(deployment("everything-on", "query"))["containers"][0]
+    assert [item["name"] for item in query["env"]][-2:] == [
+        "LOG_LEVEL",
+        "LOG_FORMAT",
+    ]
+
+
+def test_the_gateway_service_keeps_client_addresses_and_takes_annotations() -> None:
+    service = objects("everything-on", "Service")["rel-randomuser-connector-gateway"]
+    assert service["spec"]["externalTrafficPolicy"] == "Local"
+    assert service["metadata"]["annotations"] == {
+        "service.beta.kubernetes.io/aws-load-balancer-type": "nlb"
+    }
+    default = objects("defaults", "Service")["rel-randomuser-connector-gateway"]
+    assert "externalTrafficPolicy" not in default["spec"]
+    routes = objects("everything-on", "ConfigMap")["rel-randomuser-connector-gateway"]
+    conf = routes["data"]["default.conf"]
+    assert "set_real_ip_from 10.0.0.0/8;" in conf
+    assert "real_ip_header X-Forwarded-For;" in conf
+
+
+def _selects(policy: dict[str, Any], workload: dict[str, Any]) -> bool:
+    wanted = policy["spec"]["podSelector"].get("matchLabels", {})
+    return bool(wanted.items() <= pod_template(workload)["metadata"]["labels"].items())
+
+
+def _allowed_from(policy: dict[str, Any], workload: dict[str, Any]) -> bool:
+    labels = pod_template(workload)["metadata"]["labels"].items()
+    return any(
+        peer.get("podSelector", {}).get("matchLabels", {}).items() <= labels
+        for rule in policy["spec"]["ingress"]
+        for peer in rule.get("from", [])
+        if "podSelector" in peer
+    )
+
+
+def test_network_policies_let_only_the_gateway_reach_the_http_services() -> None:
+    policies = objects("everything-on", "NetworkPolicy")
+    pods = workloads("everything-on")
+    gateway = pods["rel-randomuser-connector-gateway"]
+    (cron,) = objects("everything-on", "CronJob").values()
+    for component in ("query", "command", "projector", "sync-worker"):
+        workload = pods[f"rel-randomuser-connector-{component}"]
+        (policy,) = (p for p in policies.values() if _selects(p, workload))
+        assert policy["spec"]["policyTypes"] == ["Ingress"]
+        assert _allowed_from(policy, gateway) == (component in {"query", "command"})
+        assert _allowed_from(policy, cron) == (component == "command")
+        for other in ("projector", "sync-worker", "query"):
+            if other != component:
+                assert not _allowed_from(
+                    policy, pods[f"rel-randomuser-connector-{other}"]
+                )
+    assert not objects("minimal", "NetworkPolicy")
+
+
+def test_only_the_processes_that_use_them_reach_the_broker_and_the_database() -> None:
+    policies = objects("everything-on", "NetworkPolicy")
+    pods = workloads("everything-on")
+    users = {
+        "rabbitmq": {"command", "sync-worker", "projector"},
+        "mongodb": {"projector", "query"},
+    }
+    for backend, allowed in users.items():
+        policy = policies[f"rel-randomuser-connector-{backend}-clients"]
+        for component in ("command", "sync-worker", "projector", "query", "gateway"):
+            workload = pods[f"rel-randomuser-connector-{component}"]
+            assert _allowed_from(policy, workload) == (component in allowed), (
+                backend,
+                component,
+            )
+    assert "rel-randomuser-connector-rabbitmq-clients" not in objects(
+        "defaults", "NetworkPolicy"
+    )
+
+
+def test_helm_test_checks_countries_and_a_refused_command_through_the_gateway() -> None:
+    (pod,) = objects("defaults", "Pod").values()
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    container = pod["spec"]["containers"][0]
+    script = container["command"][2]
+    compile(script, "helm-test", "exec")
+    assert "/queries/countries" in script
+    assert "401" in script
+    env = {item["name"]: item["value"] for item in container["env"]}
+    assert env["GATEWAY_URL"] == "http://rel-randomuser-connector-gateway:80"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert not objects("minimal", "Pod"), "no gateway, no gateway test"
+
+
+def test_the_cron_job_sends_one_idempotency_key_per_scheduled_run() -> None:
+    (cron,) = objects("everything-on", "CronJob").values()
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    container = pod_spec(cron)["containers"][0]
+    assert (
+        '"Idempotency-Key": "sync-cron-" + os.environ["JOB_NAME"]'
+        in (container["command"][2])
+    )
+    env = {item["name"]: item for item in container["env"]}
+    assert env["JOB_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == (
+        "metadata.labels['job-name']"
+    )
 
 
 def test_query_replicas_have_a_disruption_budget_matching_their_pods() -> None:
@@ -602,8 +760,9 @@ def test_cron_job_triggers_syncs_through_the_command_api_with_the_token() -> Non
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
     container = pod_spec(cron)["containers"][0]
     env = {item["name"]: item for item in container["env"]}
+    # Through the gateway, which routes one key always to the same replica.
     assert env["COMMAND_URL"]["value"] == (
-        "http://rel-randomuser-connector-command:8001/commands/sync"
+        "http://rel-randomuser-connector-gateway:80/commands/sync"
     )
     assert env["COMMAND_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "COMMAND_TOKEN"
     assert env["SYNC_NATIONALITIES"]["value"] == "US,GB"

@@ -149,6 +149,36 @@ readinessProbe:
   failureThreshold: 2
 {{- end }}
 
+{{/* Pod labels: the component's, then podLabels of the release and of the component. */}}
+{{- define "rc.podLabels" -}}
+{{ include "rc.componentLabels" . }}
+{{- with .root.Values.podLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- with (.values | default dict).podLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* extraEnv of the release, then of the component (a list of EnvVar). */}}
+{{- define "rc.extraEnv" -}}
+{{- with .root.Values.extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- with (.values | default dict).extraEnv }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Before SIGTERM, wait until the pod is out of the Services' endpoints and
+     the gateway's DNS answers, so no new request reaches a stopping process. */}}
+{{- define "rc.preStop" -}}
+lifecycle:
+  preStop:
+    exec:
+      command: ["sleep", "{{ .Values.preStopSleepSeconds }}"]
+{{- end }}
+
 {{/* Environment shared by every Python process (settings in common.settings). */}}
 {{- define "rc.commonEnvFrom" -}}
 - configMapRef:
