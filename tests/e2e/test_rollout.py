@@ -1,0 +1,146 @@
+"""A rollout under 200 req/s: each query replica restarted, then nginx reloaded: 0 failures."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import aiohttp
+import pytest
+
+from tests.e2e.test_faults_support import FaultStack, private_stack
+from tests.support.eventually import eventually
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+RATE = 200
+"""Requests per second, started on a fixed schedule whatever the answers take."""
+
+
+class Load:
+    """GETs through nginx at RATE per second on new connections, counted by outcome."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.outcomes: Counter[str] = Counter()
+        self._stop = asyncio.Event()
+
+    async def run(self) -> None:
+        # A new connection per request: a client on a kept-alive connection
+        # that nginx closes while stopping would retry it (browsers do);
+        # counting those as failures would measure the client, not the rollout.
+        connector = aiohttp.TCPConnector(force_close=True, limit=0)
+        timeout = aiohttp.ClientTimeout(total=10)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as s:
+            requests: set[asyncio.Task[None]] = set()
+            started = time.monotonic()
+            sent = 0
+            while not self._stop.is_set():
+                due = started + sent / RATE
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        self._stop.wait(), max(0.0, due - time.monotonic())
+                    )
+                task = asyncio.create_task(self._one(s, sent))
+                requests.add(task)
+                task.add_done_callback(requests.discard)
+                sent += 1
+            await asyncio.gather(*requests)
+
+    async def _one(self, session: aiohttp.ClientSession, index: int) -> None:
+        # "no-cache" passes nginx's micro-cache: every read reaches a replica.
+        path = ("/queries/countries", "/queries/sync-status")[index % 2]
+        try:
+            async with session.get(
+                self.base_url + path, headers={"Cache-Control": "no-cache"}
+            ) as response:
+                await response.read()
+                self.outcomes[str(response.status)] += 1
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            self.outcomes[type(exc).__name__] += 1
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+@contextlib.asynccontextmanager
+async def load_on(base_url: str) -> AsyncIterator[Load]:
+    load = Load(base_url)
+    task = asyncio.create_task(load.run())
+    try:
+        # Traffic flows before anything is restarted.
+        await eventually(
+            lambda: _async(sum(load.outcomes.values()) >= RATE // 2),
+            timeout=10,
+            what="the load running",
+        )
+        yield load
+    finally:
+        load.stop()
+        await task
+
+
+async def _async(value: bool) -> bool:
+    return value
+
+
+async def restart_replica(fs: FaultStack, name: str) -> None:
+    """What a rolling update does to one pod: SIGTERM, wait, start, wait until ready."""
+    assert await fs.stop_service(name, signal.SIGTERM) == 0
+    await fs.restart(name)
+
+
+async def routed_again(fs: FaultStack, name: str, since: int) -> None:
+    """Wait until nginx answered a read from `name` again after byte `since` of
+    its access log: nginx's passive check (max_fails, fail_timeout) has
+    forgiven the restart. A rolling update waits for this (minReadySeconds)
+    before it stops the next replica."""
+    index = int(name.rsplit("-", 1)[1]) - 1
+    upstream = f'"upstream":"127.0.0.1:{fs.stack.config.query_ports[index]}"'
+    log = fs.stack.config.run_dir / "logs" / "nginx-access.log"
+
+    def served() -> bool:
+        with log.open("rb") as file:
+            file.seek(since)
+            return any(
+                upstream in line and '"status":200' in line
+                for line in file.read().decode().splitlines()
+            )
+
+    await eventually(
+        lambda: asyncio.to_thread(served), timeout=15, what=f"nginx using {name}"
+    )
+
+
+def access_log_size(fs: FaultStack) -> int:
+    return (fs.stack.config.run_dir / "logs" / "nginx-access.log").stat().st_size
+
+
+@pytest.mark.timeout(120)
+async def test_a_rollout_under_load_fails_no_request(
+    amqp_url: str, mongo_url: str
+) -> None:
+    async with private_stack(amqp_url, mongo_url, label="rollout") as fs:
+        await fs.client.sync(results=200, seed="rollout")
+        async with load_on(fs.client.base_url) as load:
+            for name in ("query-1", "query-2"):
+                since = access_log_size(fs)
+                await restart_replica(fs, name)
+                await routed_again(fs, name, since)
+            # A configuration reload: new workers start, the old ones finish
+            # what they hold (worker_shutdown_timeout) and exit.
+            fs.stack.process("nginx").popen.send_signal(signal.SIGHUP)
+            served = sum(load.outcomes.values())
+            await eventually(
+                lambda: _async(sum(load.outcomes.values()) >= served + RATE),
+                timeout=15,
+                what="a second of load after the reload",
+            )
+        total = sum(load.outcomes.values())
+        assert load.outcomes == {"200": total}, load.outcomes
+        assert total >= 3 * RATE
