@@ -80,6 +80,10 @@ def main() -> None:
         command_token=env.get("COMMAND_TOKEN") or None,
         sync_interval_seconds=int(env.get("SYNC_INTERVAL_SECONDS", "3600")),
         log_format=env.get("LOG_FORMAT", "json"),
+        # TLS=1: HTTPS on HTTPS_PORT with a generated local certificate.
+        https_port=int(env.get("HTTPS_PORT", "8443"))
+        if env.get("TLS", "") not in {"", "0", "false", "no"}
+        else None,
     )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -104,6 +108,12 @@ def main() -> None:
     token_hint = (
         " -H 'Authorization: Bearer $COMMAND_TOKEN'" if config.command_token else ""
     )
+    tls_hint = (
+        f"\n  TLS certificate      {config.run_dir / 'tls' / 'localhost.crt'}"
+        f" (curl --cacert it; http://127.0.0.1:{config.http_port}/ redirects)"
+        if config.https_port is not None
+        else ""
+    )
     print(
         f"""
 The Randomuser connector is up{" (offline: simulated Randomuser)" if offline else ""}.
@@ -114,7 +124,7 @@ The Randomuser connector is up{" (offline: simulated Randomuser)" if offline els
   Trigger a sync       curl -X POST{token_hint} {base}/commands/sync
   RabbitMQ management  {base}/rabbitmq/
                        {management}
-  Randomuser upstream  {stack.randomuser_url}
+  Randomuser upstream  {stack.randomuser_url}{tls_hint}
 Press Ctrl-C to stop.""",
         flush=True,
     )

@@ -273,8 +273,9 @@ def render_local_stack(
         if config.access_log
         else "off"
     )
+    port = config.http_port if tls is None else tls.https_port
     local = LocalGateway(
-        listen=f"127.0.0.1:{config.http_port}",
+        listen=f"127.0.0.1:{port}",
         query_servers=tuple(f"127.0.0.1:{port}" for port in config.query_ports),
         command_server=f"127.0.0.1:{config.command_port}",
         rabbitmq_management=config.rabbitmq_management,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from devstack import gateway
+from devstack import gateway, tls
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -117,6 +117,9 @@ class StackConfig:
     """nginx's micro-cache directory; `run_dir/nginx-cache` when None. A tmpfs
     directory keeps cache refreshes off the disk."""
     extra_env: dict[str, str] = field(default_factory=dict)
+    https_port: int | None = None
+    """HTTPS of nginx with a generated local certificate (make run TLS=1);
+    `http_port` then only redirects to it. None: plain HTTP."""
 
 
 class Stack:
@@ -141,6 +144,8 @@ class Stack:
     @property
     def base_url(self) -> str:
         """The nginx origin (or the first query replica without nginx)."""
+        if self.config.https_port is not None:
+            return f"https://127.0.0.1:{self.config.https_port}"
         return f"http://127.0.0.1:{self.config.http_port}"
 
     @property
@@ -310,12 +315,12 @@ class Stack:
         process = self._spawn(
             "nginx", [nginx, "-c", str(conf), "-p", str(config.run_dir)], {}
         )
-        wait_for(
-            lambda: http_ok(f"{self.base_url}/queries/sync-status"),
-            "nginx",
-            30,
-            process,
-        )
+        ready = f"{self.base_url}/queries/sync-status"
+        if config.https_port is not None:
+            certificate = tls.ensure_certificate(config.run_dir / "tls")[0]
+            wait_for(lambda: tls.https_ok(ready, certificate), "nginx", 30, process)
+        else:
+            wait_for(lambda: http_ok(ready), "nginx", 30, process)
         return process
 
     def stop(self, timeout: float = 15) -> None:
@@ -375,6 +380,18 @@ def swagger_ui_dir() -> Path:
 
 def render_nginx_conf(config: StackConfig) -> str:
     """The nginx configuration for `config`, from nginx/gateway.conf.in."""
+    local_tls = (
+        None
+        if config.https_port is None
+        else tls.local_tls(
+            config.run_dir / "tls",
+            http_port=config.http_port,
+            https_port=config.https_port,
+        )
+    )
     return gateway.render_local_stack(
-        config, cache_dir=nginx_cache_dir(config), swagger_ui=swagger_ui_dir()
+        config,
+        cache_dir=nginx_cache_dir(config),
+        swagger_ui=swagger_ui_dir(),
+        tls=local_tls,
     )

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Final
 from playwright.async_api import async_playwright
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Sequence
 
     from playwright.async_api import Browser, Page
 
@@ -24,11 +24,11 @@ CHROMIUM_ARGS: Final = [
 
 
 @contextlib.asynccontextmanager
-async def chromium() -> AsyncIterator[Browser]:
+async def chromium(extra_args: Sequence[str] = ()) -> AsyncIterator[Browser]:
     """A headless Chromium (`CHROMIUM_PATH`, else /usr/bin/chromium), closed after."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS
+            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args]
         )
         try:
             yield browser
