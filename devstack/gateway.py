@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ ROOT: Final = Path(__file__).resolve().parents[1]
 SOURCE: Final = ROOT / "nginx" / "gateway.conf.in"
 CONTAINER_MAIN: Final = ROOT / "docker" / "nginx" / "nginx.conf"
 COMPOSE_OUTPUT: Final = ROOT / "docker" / "nginx" / "default.conf.template"
+COMPOSE_TLS_OUTPUT: Final = ROOT / "docker" / "nginx" / "default-tls.conf.template"
 HELM_OUTPUT: Final = (
     ROOT / "deploy" / "helm" / "randomuser-connector" / "files" / "gateway.conf"
 )
@@ -83,6 +85,9 @@ class Values:
     lines: dict[str, list[str]]
     blocks: set[str] = field(default_factory=set)
     tls: bool = False
+    wrapped: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Blocks kept between a template's own opening and closing lines (Helm's
+    `{{- if ... }}`) instead of being decided here."""
 
 
 def _servers(addresses: tuple[str, ...] | list[str], options: str) -> list[str]:
@@ -130,9 +135,13 @@ def local_values(gateway: LocalGateway) -> Values:
     return Values(text, lines, blocks, tls=tls is not None)
 
 
-def compose_values() -> Values:
-    """Values for docker compose: `${NAME}` is left for the nginx image's envsubst."""
-    return Values(
+def compose_values(*, tls: bool = False) -> Values:
+    """Values for docker compose: `${NAME}` is left for the nginx image's envsubst.
+
+    With `tls`, HTTPS on 8443 with the certificate mounted at /etc/nginx/tls
+    (docker-compose.tls.yml), and 8080 redirects to it.
+    """
+    values = Values(
         text={
             "COMMANDS_RATE": "${NGINX_COMMANDS_RATE}",
             "COMMANDS_BURST": "${NGINX_COMMANDS_BURST}",
@@ -156,6 +165,18 @@ def compose_values() -> Values:
         # No /rabbitmq/: compose publishes the management UI on the host's
         # loopback only, not through the gateway every client reaches.
     )
+    if not tls:
+        return values
+    values.text.update(
+        {
+            "TLS_CERTIFICATE": "/etc/nginx/tls/tls.crt",
+            "TLS_KEY": "/etc/nginx/tls/tls.key",
+            "HTTPS_PORT_SUFFIX": ":${NGINX_HTTPS_PORT}",
+        }
+    )
+    values.lines["LISTEN"] = ["listen 8443 ssl default_server;"]
+    values.lines["LISTEN_HTTP"] = ["listen 8080 default_server;"]
+    return dataclasses.replace(values, blocks={"tls"}, tls=True)
 
 
 def helm_values() -> Values:
@@ -164,8 +185,13 @@ def helm_values() -> Values:
         '{{ include "rc.componentName" (dict "root" $ "component" "%s") }}'
         "-headless.{{ $.Release.Namespace }}.svc.{{ $.Values.clusterDomain }}:%s"
     )
+    tls_on = "{{- if .Values.gateway.tls.enabled }}"
     return Values(
+        wrapped={"tls": (tls_on, "{{- end }}")},
         text={
+            "TLS_CERTIFICATE": "/etc/nginx/tls/tls.crt",
+            "TLS_KEY": "/etc/nginx/tls/tls.key",
+            "HTTPS_PORT_SUFFIX": "{{ with .Values.gateway.tls.redirectPort }}:{{ . }}{{ end }}",
             "COMMANDS_RATE": "{{ .Values.gateway.commandsRate }}",
             "COMMANDS_BURST": "{{ .Values.gateway.commandsBurst }}",
             "CACHE_DIR": "/var/cache/nginx/queries",
@@ -192,7 +218,18 @@ def helm_values() -> Values:
                 "real_ip_header X-Forwarded-For;",
                 "real_ip_recursive on;",
             ],
-            "LISTEN": ["listen {{ .Values.gateway.port }} default_server;"],
+            "LISTEN": [
+                "listen {{ if .Values.gateway.tls.enabled }}"
+                "{{ .Values.gateway.tls.port }} ssl"
+                "{{ else }}{{ .Values.gateway.port }}{{ end }} default_server;"
+            ],
+            "LISTEN_HTTP": ["listen {{ .Values.gateway.port }} default_server;"],
+            "SECURITY_HEADERS": [
+                *_SECURITY_HEADERS,
+                tls_on,
+                _HSTS,
+                "{{- end }}",
+            ],
         },
     )
 
@@ -202,19 +239,30 @@ def render(values: Values, source: str | None = None) -> str:
     text = SOURCE.read_text(encoding="utf-8") if source is None else source
     kept: list[str] = []
     skipping: str | None = None
+    closing: str | None = None
     for line in text.splitlines():
         if line.startswith("#@if "):
             name = line.removeprefix("#@if ").strip()
-            skipping = None if name in values.blocks else name
+            if name in values.wrapped:
+                kept.append(values.wrapped[name][0])
+                closing = values.wrapped[name][1]
+            else:
+                closing = None
+            skipping = None if name in values.blocks | set(values.wrapped) else name
             continue
         if line.startswith("#@end"):
+            if skipping is None and closing is not None:
+                kept.append(closing)
             skipping = None
+            closing = None
             continue
         if skipping is None:
             kept.append(line)
     text = "\n".join(kept) + "\n"
     lines = dict(values.lines)
-    lines["SECURITY_HEADERS"] = [*_SECURITY_HEADERS, *([_HSTS] if values.tls else [])]
+    lines.setdefault(
+        "SECURITY_HEADERS", [*_SECURITY_HEADERS, *([_HSTS] if values.tls else [])]
+    )
     lines["PROXY_HEADERS"] = list(_PROXY_HEADERS)
 
     def block(match: re.Match[str]) -> str:
@@ -298,6 +346,7 @@ def committed_outputs() -> dict[Path, str]:
     """The generated files the repository keeps, with the text they must hold."""
     return {
         COMPOSE_OUTPUT: GENERATED + render(compose_values()),
+        COMPOSE_TLS_OUTPUT: GENERATED + render(compose_values(tls=True)),
         HELM_OUTPUT: GENERATED + render(helm_values()),
     }
 

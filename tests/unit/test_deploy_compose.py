@@ -422,3 +422,25 @@ def test_nginx_template_variables_are_set_by_compose() -> None:
     variables = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", template))
     assert variables
     assert variables <= set(environment(services()["nginx"]))
+
+
+def test_the_tls_override_is_valid_and_mounts_a_certificate() -> None:
+    override = yaml.safe_load(
+        (ROOT / "docker-compose.tls.yml").read_text(encoding="utf-8")
+    )
+    schema = compose_schema()
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    assert not list(validator.iter_errors(override))
+    resolved = interpolate(override, DOTENV)
+    nginx = resolved["services"]["nginx"]
+    assert nginx["ports"] == ["8443:8443"]
+    assert "./tls:/etc/nginx/tls:ro" in nginx["volumes"]
+    assert set(interpolate_names(override)) <= set(
+        re.findall(
+            r"^([A-Z][A-Z0-9_]*)=", (ROOT / ".env.example").read_text(), re.MULTILINE
+        )
+    )
+
+
+def interpolate_names(document: Any) -> list[str]:
+    return re.findall(r"\$\{([A-Z][A-Z0-9_]*)", json.dumps(document))

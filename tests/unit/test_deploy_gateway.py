@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from devstack import gateway
 from devstack.stack import StackConfig, render_nginx_conf
+from devstack.tls import ensure_certificate
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def local_routes() -> str:
@@ -34,7 +41,12 @@ def variants() -> dict[str, str]:
     return {
         "local": local_routes(),
         "compose": gateway.render(gateway.compose_values()),
-        "helm": gateway.render(gateway.helm_values()),
+        # TLS off, as the chart renders it by default.
+        "helm": re.sub(
+            r"(?ms)^\s*\{\{- if \.Values\.gateway\.tls\.enabled \}\}$.*?^\s*\{\{- end \}\}$",
+            "",
+            gateway.render(gateway.helm_values()),
+        ),
     }
 
 
@@ -98,3 +110,73 @@ def test_the_local_stack_gets_the_image_main_config_with_local_paths(
     assert "/tmp/nginx-" not in conf  # noqa: S108 - the image's paths are gone
     assert "include /etc/nginx/conf.d" not in conf
     assert "location /rabbitmq/ {" in conf
+
+
+def _nginx_t(tmp: Path, routes: str) -> subprocess.CompletedProcess[str]:
+    """`nginx -t` of container routes with their paths moved under `tmp`."""
+    certificate, key = ensure_certificate(tmp / "tls")
+    (tmp / "cache").mkdir()
+    for container, local in (
+        ("/etc/nginx/tls/tls.crt", certificate),
+        ("/etc/nginx/tls/tls.key", key),
+        ("/var/cache/nginx", tmp / "cache"),
+        ("/usr/share/nginx/html", tmp / "html"),
+    ):
+        routes = routes.replace(container, str(local))
+    routes = re.sub(r"(?m)^\s*resolver .*;$", "", routes).replace(" resolve ", " ")
+    routes = re.sub(r"server [a-z][\w.-]*:(\d+)", r"server 127.0.0.1:\1", routes)
+    (tmp / "routes.conf").write_text(routes)
+    (tmp / "nginx.conf").write_text(
+        f"pid {tmp}/nginx.pid;\nevents {{}}\nhttp {{\n"
+        f"  include /etc/nginx/mime.types;\n  include {tmp}/routes.conf;\n}}\n"
+    )
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        pytest.skip("nginx is not installed")
+    return subprocess.run(
+        [nginx, "-t", "-q", "-e", str(tmp / "error.log"), "-p", str(tmp),
+         "-c", str(tmp / "nginx.conf")],
+        capture_output=True, text=True, check=False, timeout=30,
+    )  # fmt: skip
+
+
+def test_the_compose_tls_rendering_serves_https_and_redirects(tmp_path: Path) -> None:
+    template = gateway.COMPOSE_TLS_OUTPUT.read_text(encoding="utf-8")
+    assert "listen 8443 ssl default_server;" in template
+    assert "return 308 https://$host:${NGINX_HTTPS_PORT}$request_uri;" in template
+    assert template.count("Strict-Transport-Security") >= 3
+    routes = (
+        template.replace("${NGINX_COMMANDS_RATE}", "30r/m")
+        .replace("${NGINX_COMMANDS_BURST}", "10")
+        .replace("${NGINX_TRUSTED_PROXIES}", "10.0.0.0/8")
+        .replace("${NGINX_HTTPS_PORT}", "443")
+    )
+    result = _nginx_t(tmp_path, routes)
+    assert result.returncode == 0, result.stderr
+    override = yaml.safe_load(
+        (ROOT / "docker-compose.tls.yml").read_text(encoding="utf-8")
+    )
+    nginx = override["services"]["nginx"]
+    targets = {volume.rsplit(":", 2)[-2] for volume in nginx["volumes"]}
+    assert targets == {"/etc/nginx/templates/default.conf.template", "/etc/nginx/tls"}
+    assert "./docker/nginx/default-tls.conf.template" in nginx["volumes"][0]
+
+
+def test_the_helm_tls_rendering_is_accepted_by_nginx(tmp_path: Path) -> None:
+    helm = Path(sys.executable).parent / "helm"
+    if not helm.is_file():
+        pytest.skip("helm is not installed")
+    rendered = subprocess.run(
+        [str(helm), "template", "rel", str(ROOT / "deploy/helm/randomuser-connector"),
+         "--show-only", "templates/gateway-configmap.yaml",
+         "--set", "rabbitmq.url=amqp://u:p@r:5672/",
+         "--set", "mongodb.url=mongodb://u:p@m:27017/",
+         "--set", "commandToken=0123456789abcdef0",
+         "--set", "gateway.tls.enabled=true", "--set", "gateway.tls.secretName=gw"],
+        capture_output=True, text=True, check=True, timeout=120,
+    ).stdout  # fmt: skip
+    routes = str(yaml.safe_load(rendered)["data"]["default.conf"])
+    assert "listen 8443 ssl default_server;" in routes
+    assert "return 308 https://$host$request_uri;" in routes
+    result = _nginx_t(tmp_path, routes)
+    assert result.returncode == 0, result.stderr

@@ -54,7 +54,7 @@ METRICS_PORT_SETTING = {
 }
 PYTHON_COMPONENTS = {"command", "query", "projector", "sync-worker"}
 # Custom resources kubernetes-validate has no schema for; each is checked below.
-CRD_GROUPS = {"monitoring.coreos.com"}
+CRD_GROUPS = {"monitoring.coreos.com", "cert-manager.io"}
 # Duration pattern of the Prometheus Operator's API (monitoringv1.Duration).
 PROMETHEUS_DURATION = (
     "^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?"
@@ -188,6 +188,12 @@ VARIANTS: dict[str, list[str]] = {
         "networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.team=monitoring",
         "networkPolicy.rabbitmq.podSelector.matchLabels.app\\.kubernetes\\.io/name=connector-rabbitmq",
         "networkPolicy.mongodb.podSelector.matchLabels.app=connector-mongodb-svc",
+        "gateway.tls.enabled=true",
+        "gateway.tls.secretName=connector-gateway-tls",
+        "gateway.tls.certManager.enabled=true",
+        "gateway.tls.certManager.issuerRef.name=letsencrypt",
+        "gateway.tls.certManager.issuerRef.kind=ClusterIssuer",
+        "gateway.tls.certManager.dnsNames={connector.example.com}",
     ],
     "minimal": [
         "existingSecret=connector-secrets",
@@ -988,3 +994,22 @@ def test_gateway_routes_to_the_services_with_the_security_headers(
         timeout=30,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_tls_at_the_gateway_mounts_the_secret_cert_manager_fills() -> None:
+    (certificate,) = objects("everything-on", "Certificate").values()
+    assert certificate["spec"]["secretName"] == "connector-gateway-tls"
+    assert certificate["spec"]["dnsNames"] == ["connector.example.com"]
+    gateway = pod_spec(deployment("everything-on", "gateway"))
+    (tls,) = (v for v in gateway["volumes"] if v["name"] == "tls")
+    assert tls["secret"]["secretName"] == "connector-gateway-tls"
+    assert container_ports(deployment("everything-on", "gateway"))["https"] == 8443
+    service = objects("everything-on", "Service")["rel-randomuser-connector-gateway"]
+    https = next(p for p in service["spec"]["ports"] if p["name"] == "https")
+    assert (https["port"], https["targetPort"]) == (443, "https")
+    routes = objects("everything-on", "ConfigMap")["rel-randomuser-connector-gateway"]
+    assert "ssl_certificate /etc/nginx/tls/tls.crt;" in routes["data"]["default.conf"]
+    assert not objects("defaults", "Certificate")
+    plain = objects("defaults", "ConfigMap")["rel-randomuser-connector-gateway"]
+    assert "ssl" not in plain["data"]["default.conf"].replace("ssl_", "")
+    assert "Strict-Transport-Security" not in plain["data"]["default.conf"]
