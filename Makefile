@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # tests/unit/test_lock.py fails while the two disagree.
 LOCK := requirements.lock
 UV_VERSION := 0.13.9
-LOCK_COMMAND = uv pip compile pyproject.toml --extra local --extra test --universal --python-version 3.11 --quiet -o $(LOCK)
+LOCK_COMMAND = uv pip compile pyproject.toml --extra local --extra test --extra iac --universal --python-version 3.11 --quiet -o $(LOCK)
 
 .PHONY: run run-offline install install-test lint format test test-fast test-e2e bench clean lock gateway
 
@@ -25,7 +25,7 @@ $(VENV)/.run-deps: pyproject.toml $(LOCK) | $(VENV)/bin/python
 	touch $@
 
 $(VENV)/.test-deps: pyproject.toml $(LOCK) | $(VENV)/bin/python
-	$(PY) -m pip install -q -c $(LOCK) -e '.[local,test]'
+	$(PY) -m pip install -q -c $(LOCK) -e '.[local,test,iac]'
 	$(PY) deploy/tools/install_helm.py --dest $(VENV)/bin
 	touch $@
 
