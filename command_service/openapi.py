@@ -166,10 +166,10 @@ def document() -> Document:
                         ),
                         "413": problem("The body is larger than MAX_BODY_BYTES."),
                         "415": problem("A body that is not application/json."),
-                        "422": problem(
-                            "The body breaks a rule of SyncCommand, or the "
-                            "Idempotency-Key was used for another body."
+                        "409": problem(
+                            "The Idempotency-Key was used for another body."
                         ),
+                        "422": problem("The body breaks a rule of SyncCommand."),
                         "429": problem(
                             "Too many commands from this address (nginx).",
                             **{"Retry-After": RETRY_AFTER},

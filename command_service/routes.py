@@ -110,7 +110,7 @@ async def post_sync(request: web.Request) -> web.Response:
 
     With an `Idempotency-Key` header, a repeat of the same request within the
     window publishes nothing and answers 200 with the first command; the same
-    key with another body is refused with 422.
+    key with another body conflicts with that command: 409.
     """
     settings = request.app[SETTINGS]
     require_bearer(request, settings.command_token)
@@ -127,7 +127,7 @@ async def post_sync(request: web.Request) -> web.Response:
             key, fingerprint(raw), lambda: _publish(request)
         )
     except KeyReusedError:
-        raise web.HTTPUnprocessableEntity(
+        raise web.HTTPConflict(
             text=f"this {IDEMPOTENCY_KEY} was used for a different request body"
         ) from None
     if replayed:

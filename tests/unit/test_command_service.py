@@ -248,7 +248,7 @@ async def test_a_key_reused_for_another_body_or_malformed_is_refused(client) -> 
         await client.post("/commands/sync", json={"results": 1}, headers=headers)
     ).status == 202
     reused = await client.post("/commands/sync", json={"results": 2}, headers=headers)
-    assert reused.status == 422
+    assert reused.status == 409
     assert "Idempotency-Key" in (await reused.json())["detail"]
     bad = await client.post(
         "/commands/sync", headers={**AUTH, "Idempotency-Key": "no spaces"}
