@@ -1013,3 +1013,14 @@ def test_tls_at_the_gateway_mounts_the_secret_cert_manager_fills() -> None:
     plain = objects("defaults", "ConfigMap")["rel-randomuser-connector-gateway"]
     assert "ssl" not in plain["data"]["default.conf"].replace("ssl_", "")
     assert "Strict-Transport-Security" not in plain["data"]["default.conf"]
+
+
+def test_without_a_gateway_no_policy_admits_everyone_to_the_http_services() -> None:
+    documents = template("-f", str(TEST_VALUES), "--set", "gateway.enabled=false")
+    for component in ("query", "command"):
+        policy = of_kind(documents, "NetworkPolicy")[
+            f"rel-randomuser-connector-{component}"
+        ]
+        # No rule without peers: such a rule would admit every source.
+        for rule in policy["spec"].get("ingress") or []:
+            assert rule.get("from"), (component, rule)
