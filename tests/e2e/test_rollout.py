@@ -1,22 +1,33 @@
-"""A rollout under 200 req/s: each query replica restarted, then nginx reloaded: 0 failures."""
+"""Rollouts under 200 req/s: replicas restarted, nginx reloaded and restarted, 0 failures."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import os
+import pwd
+import shutil
 import signal
+import socket
+import subprocess
+import tempfile
 import time
 from collections import Counter
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import aiohttp
 import pytest
 
+from devstack.stack import render_nginx_conf
 from tests.e2e.test_faults_support import FaultStack, private_stack
 from tests.support.eventually import eventually
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+
+    from tests.e2e.conftest import StackClient
 
 RATE = 200
 """Requests per second, started on a fixed schedule whatever the answers take."""
@@ -144,3 +155,84 @@ async def test_a_rollout_under_load_fails_no_request(
         total = sum(load.outcomes.values())
         assert load.outcomes == {"200": total}, load.outcomes
         assert total >= 3 * RATE
+
+
+def _spawn_gateway(
+    stack: StackClient, run_dir: Path, port: int, listener: socket.socket
+) -> subprocess.Popen[bytes]:
+    """A local nginx master for `stack` that takes `listener` instead of binding.
+
+    nginx inherits listening sockets named in the NGINX environment variable
+    (what its own binary upgrade uses): each master started this way accepts
+    on the one socket the test holds, so stopping one never closes it.
+    """
+    config = dataclasses.replace(
+        stack.stack.config, run_dir=run_dir, http_port=port, nginx_cache_dir=None
+    )
+    run_dir.chmod(0o755)  # nginx's workers (nobody) read below it
+    for sub in ("logs", "nginx-tmp", "nginx-cache"):
+        (run_dir / sub).mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            nobody = pwd.getpwnam("nobody")
+            os.chown(run_dir / sub, nobody.pw_uid, nobody.pw_gid)
+    conf = run_dir / "nginx.conf"
+    conf.write_text(render_nginx_conf(config))
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    fd = listener.fileno()
+    with (run_dir / "logs" / "nginx.out").open("wb") as out:
+        return subprocess.Popen(
+            [nginx, "-c", str(conf), "-p", str(run_dir)],
+            env={"NGINX": f"{fd};"},
+            pass_fds=(fd,),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+async def _serving(run_dir: Path) -> None:
+    """Wait until the nginx of `run_dir` has answered a request itself."""
+    log = run_dir / "logs" / "nginx-access.log"
+
+    def answered() -> bool:
+        return log.exists() and '"status":200' in log.read_text()
+
+    await eventually(
+        lambda: asyncio.to_thread(answered), timeout=15, what=f"nginx in {run_dir}"
+    )
+
+
+@pytest.mark.timeout(90)
+async def test_the_gateway_restarts_under_load_without_failing_a_request(
+    stack: StackClient,
+) -> None:
+    with (
+        tempfile.TemporaryDirectory(prefix="e2e-gw-old-") as old_dir,
+        tempfile.TemporaryDirectory(prefix="e2e-gw-new-") as new_dir,
+        socket.create_server(("127.0.0.1", 0), backlog=511) as listener,
+    ):
+        port = listener.getsockname()[1]
+        old = _spawn_gateway(stack, Path(old_dir), port, listener)
+        new: subprocess.Popen[bytes] | None = None
+        try:
+            async with load_on(f"http://127.0.0.1:{port}") as load:
+                await _serving(Path(old_dir))
+                # The restart: a second master on the same socket, then the
+                # first one stops gracefully (QUIT: open requests finish).
+                new = _spawn_gateway(stack, Path(new_dir), port, listener)
+                await _serving(Path(new_dir))
+                old.send_signal(signal.SIGQUIT)
+                assert await asyncio.to_thread(old.wait, 30) == 0
+                served = sum(load.outcomes.values())
+                await eventually(
+                    lambda: _async(sum(load.outcomes.values()) >= served + RATE),
+                    timeout=15,
+                    what="a second of load on the new nginx alone",
+                )
+        finally:
+            for process in (old, new):
+                if process is not None and process.poll() is None:
+                    process.send_signal(signal.SIGQUIT)
+                    await asyncio.to_thread(process.wait, 30)
+        total = sum(load.outcomes.values())
+        assert load.outcomes == {"200": total}, load.outcomes
+        assert total >= RATE
