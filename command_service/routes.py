@@ -101,6 +101,10 @@ async def post_sync(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     require_bearer(request, settings.command_token)
     body = await _parse_body(request)
+    if body.results is not None and body.results > settings.sync_max_results:
+        raise web.HTTPUnprocessableEntity(
+            text=f"results: at most {settings.sync_max_results} (SYNC_MAX_RESULTS)"
+        )
     command = SyncRequested(
         correlation_id=request[CORRELATION_ID],
         results=body.results or settings.default_sync_results,

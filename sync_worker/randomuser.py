@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -16,7 +18,7 @@ from sync_worker.pacing import RetryPolicy, UpstreamBudget
 from sync_worker.upstream import UpstreamError, parse_response
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import AsyncGenerator, Awaitable, Callable
     from datetime import datetime
 
     from sync_worker.settings import SyncWorkerSettings
@@ -30,8 +32,22 @@ INCLUDED_FIELDS: Final = "gender,name,location,email,login,nat"
 """Only what validation reads: halves the body. `id` stays out, which also
 avoids the request shapes that make upstream hang (RANDOMUSER-API.md 5.4)."""
 
-MAX_BODY_BYTES: Final = 64 * 1024 * 1024
-"""5,000 users with every field are about 5.4 MB; anything far larger is hostile."""
+MAX_USER_BYTES: Final = 2_048
+"""Allowance per requested user: a user with every field is about 1.1 kB, with
+INCLUDED_FIELDS about 0.7 kB; a body far larger than the page can be is hostile."""
+
+BODY_SLACK_BYTES: Final = 65_536
+"""Room for the envelope, and for error pages, which ask for no users."""
+
+PARSE_OFF_LOOP_BYTES: Final = 262_144
+"""Bodies above this are parsed in a thread: orjson takes about 5 ms per MB,
+and the loop must keep answering health checks and heartbeats meanwhile."""
+
+
+def max_body_bytes(users: int) -> int:
+    """The largest body accepted for a page of `users` users."""
+    return BODY_SLACK_BYTES + users * MAX_USER_BYTES
+
 
 RATE_LIMIT_BACKOFF_FACTOR: Final = 30
 """After a 429 the backoff base is this many times longer: upstream counts users
@@ -79,6 +95,17 @@ class Fetched:
     fetched_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class FetchedPage:
+    """One upstream page of raw users, as it arrived."""
+
+    number: int
+    """1-based page number, in the order `page_sizes` planned."""
+    users: list[Any]
+    attempts: int
+    """Requests this page took."""
+
+
 class FetchFailed(Exception):
     """Upstream could not deliver every page; `reason` says why, for operators."""
 
@@ -89,10 +116,15 @@ class FetchFailed(Exception):
 
 
 class RandomuserClient(Protocol):
-    """Anything that can fetch the raw users of a sync."""
+    """Anything that can fetch the raw users of a sync, page by page."""
 
-    async def fetch(self, request: FetchRequest) -> Fetched:
-        """Fetch every page of `request`.
+    def page_sizes(self, results: int) -> list[int]:
+        """The users each page of a sync of `results` users will ask for."""
+
+    def pages(self, request: FetchRequest) -> AsyncGenerator[FetchedPage, None]:
+        """Yield every page of `request` in page order, as soon as it is in.
+
+        Close the iterator (`contextlib.aclosing`) to cancel pages in flight.
 
         Raises:
             FetchFailed: a page could not be fetched within the allowed attempts.
@@ -130,8 +162,10 @@ class HttpRandomuserClient:
         retry: RetryPolicy,
         budget: UpstreamBudget,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        concurrency: int = 3,
     ) -> None:
         self._session = session
+        self._concurrency = concurrency
         self.url = url
         self._timeout = timeout
         self.retry = retry
@@ -158,29 +192,79 @@ class HttpRandomuserClient:
             budget=UpstreamBudget(
                 settings.upstream_users_per_window, settings.upstream_window_seconds
             ),
+            concurrency=settings.fetch_concurrency,
         )
 
+    def page_sizes(self, results: int) -> list[int]:
+        """The users each page asks for: at most 5,000, and within the budget."""
+        return page_sizes(results, self._per_request)
+
+    async def pages(self, request: FetchRequest) -> AsyncGenerator[FetchedPage, None]:
+        """Yield every page in page order, fetching up to `concurrency` at once.
+
+        At most `concurrency` pages are held (in flight or waiting to be
+        yielded), so memory does not grow with the size of the sync. Each
+        request still reserves its users in the budget first.
+
+        Raises:
+            FetchFailed: a page failed `max_attempts` times, or in a way that
+                retrying cannot fix; the pages in flight are cancelled.
+        """
+        sizes = self.page_sizes(request.results)
+        planned = iter(enumerate(sizes, start=1))
+        window: deque[tuple[int, asyncio.Task[tuple[list[Any], int]]]] = deque()
+        attempts = 0
+        try:
+            while True:
+                while len(window) < self._concurrency:
+                    if (step := next(planned, None)) is None:
+                        break
+                    number, size = step
+                    window.append(
+                        (
+                            number,
+                            asyncio.create_task(
+                                self._fetch_page(request, number, size, len(sizes), 0)
+                            ),
+                        )
+                    )
+                if not window:
+                    return
+                number, task = window.popleft()
+                try:
+                    users, page_attempts = await task
+                except FetchFailed as failure:
+                    raise FetchFailed(
+                        failure.reason, attempts + failure.attempts
+                    ) from None
+                attempts += page_attempts
+                yield FetchedPage(number=number, users=users, attempts=page_attempts)
+        finally:
+            for _, pending in window:
+                pending.cancel()
+            await asyncio.gather(*(t for _, t in window), return_exceptions=True)
+
     async def fetch(self, request: FetchRequest) -> Fetched:
-        """Fetch every page of `request`; pages share the seed, so the set is reproducible.
+        """Fetch every page of `request` into memory (small syncs, tools and tests).
+
+        Pages share the seed, so the set is reproducible.
 
         Raises:
             FetchFailed: a page failed `max_attempts` times, or in a way that
                 retrying cannot fix (404, CDN block).
         """
-        sizes = page_sizes(request.results, self._per_request)
         users: list[Any] = []
-        attempts = 0
-        for number, size in enumerate(sizes, start=1):
-            page_users, page_attempts = await self._fetch_page(
-                request, number, size, len(sizes), attempts
-            )
-            attempts += page_attempts
-            users.extend(page_users)
+        attempts = pages = 0
+        async with contextlib.aclosing(self.pages(request)) as stream:
+            async for page in stream:
+                users.extend(page.users)
+                attempts += page.attempts
+                pages += 1
         return Fetched(
             users=users,
             seed=request.seed,
             attempts=attempts,
-            pages=len(sizes),
+            pages=pages,
             fetched_at=utc_now(),
         )
 
@@ -243,7 +327,7 @@ class HttpRandomuserClient:
                     self.url, params=params, headers={"User-Agent": USER_AGENT}
                 ) as response,
             ):
-                body = await _read_body(response)
+                body = await _read_body(response, max_body_bytes(size))
                 status = response.status
                 content_type = response.headers.get("Content-Type")
         except TimeoutError:
@@ -255,7 +339,12 @@ class HttpRandomuserClient:
         except aiohttp.ClientError as exc:
             raise _AttemptFailed("connection", f"{type(exc).__name__}: {exc}") from None
         try:
-            page = parse_response(status, content_type, body)
+            if len(body) > PARSE_OFF_LOOP_BYTES:
+                page = await asyncio.to_thread(
+                    parse_response, status, content_type, body
+                )
+            else:
+                page = parse_response(status, content_type, body)
         except UpstreamError as exc:
             raise _AttemptFailed(
                 exc.kind, exc.detail, retryable=_retryable(exc)
@@ -278,17 +367,20 @@ class HttpRandomuserClient:
         return page.users
 
 
-async def _read_body(response: aiohttp.ClientResponse) -> bytes:
-    if (response.content_length or 0) > MAX_BODY_BYTES:
+async def _read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body, refused as soon as it is announced or read beyond `limit` bytes."""
+    if (response.content_length or 0) > limit:
         raise _AttemptFailed(
-            "too_large", f"{response.content_length} bytes announced", retryable=False
+            "too_large",
+            f"{response.content_length} bytes announced (limit {limit})",
+            retryable=False,
         )
     body = bytearray()
     async for chunk in response.content.iter_chunked(1 << 16):
         body += chunk
-        if len(body) > MAX_BODY_BYTES:
+        if len(body) > limit:
             raise _AttemptFailed(
-                "too_large", f"over {MAX_BODY_BYTES} bytes", retryable=False
+                "too_large", f"over {limit} bytes for this page", retryable=False
             )
     return bytes(body)
 
