@@ -18,6 +18,7 @@ from query_service.records import (
     StagedCountry,
     SyncRecord,
     SyncStatus,
+    chunked,
 )
 
 if TYPE_CHECKING:
@@ -82,6 +83,17 @@ class InMemoryReadModel:
         """One country of a snapshot, or None."""
         self._enter("country")
         return self._countries.get((snapshot_id, name))
+
+    async def country_chunk(
+        self, snapshot_id: str, name: str, chunk: int
+    ) -> tuple[UserRow, ...] | None:
+        """One chunk of a country's users, as MongoReadModel stores them."""
+        self._enter("country_chunk")
+        country = self._countries.get((snapshot_id, name))
+        if country is None:
+            return None
+        chunks = chunked(country.users)
+        return tuple(chunks[chunk]) if 0 <= chunk < len(chunks) else None
 
     async def sync_status(self, *, recent: int) -> SyncStatus:
         """Status as MongoReadModel computes it."""
@@ -291,6 +303,23 @@ class InMemoryReadModel:
         for key in [k for k in self._staged if k[0] in done]:
             del self._staged[key]
         self._cleared |= done
+
+    async def prune_syncs(self, *, before: datetime) -> int:
+        """Delete finished sync records first seen before `before`."""
+        self._enter("prune_syncs")
+        promoted = [r for r in self._syncs.values() if r.state == "promoted"]
+        keep = max(promoted, key=lambda r: (r.first_seen_at, r.sync_id), default=None)
+        old = [
+            r.sync_id
+            for r in self._syncs.values()
+            if r.state in TERMINAL and r.first_seen_at < before and r is not keep
+        ]
+        for sync_id in old:
+            del self._syncs[sync_id]
+            self._cleared.discard(sync_id)
+        for key in [k for k in self._staged if k[0] in old]:
+            del self._staged[key]
+        return len(old)
 
     async def record_dead_letter(self, letter: DeadLetter) -> None:
         """Count a dead-lettered message."""

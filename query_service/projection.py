@@ -53,6 +53,7 @@ class ProjectionConfig:
 
     snapshots_kept: int = 3
     stale_after: timedelta = timedelta(hours=1)
+    sync_retention: timedelta = timedelta(days=30)
     gzip_level: int = 6
     clock: Callable[[], datetime] = field(default=utc_now)
 
@@ -269,6 +270,9 @@ async def _tidy(read_model: ReadModel, config: ProjectionConfig) -> None:
     if abandoned:
         logger.warning("abandoned %d syncs that never completed", abandoned)
     await read_model.collect_garbage(snapshots_kept=config.snapshots_kept)
+    pruned = await read_model.prune_syncs(before=now - config.sync_retention)
+    if pruned:
+        logger.info("deleted %d sync records older than the retention", pruned)
 
 
 def group_by_country(users: Iterable[User]) -> dict[str, list[UserRow]]:

@@ -32,7 +32,6 @@ from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
 from common.consuming import TransientError
 from query_service.documents import (
-    CountryDoc,
     StagedDoc,
     completion_doc,
     dead_letter_doc,
@@ -51,7 +50,9 @@ from query_service.records import (
     StagedCountry,
     SyncState,
     SyncStatus,
+    chunked,
 )
+from query_service.snapshot_store import SnapshotStore
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
@@ -74,7 +75,6 @@ Document = dict[str, Any]
 
 STAGED_USERS: Final = "staged_users"
 SYNCS: Final = "syncs"
-SNAPSHOT_COUNTRIES: Final = "snapshot_countries"
 SNAPSHOTS: Final = "snapshots"
 POINTERS: Final = "pointers"
 PROJECTOR_STATUS: Final = "projector_status"
@@ -103,6 +103,12 @@ class ReadModelReader(Protocol):
 
     async def country(self, snapshot_id: str, name: str) -> CountryUsers | None:
         """One country of a snapshot with all its users, or None."""
+
+    async def country_chunk(
+        self, snapshot_id: str, name: str, chunk: int
+    ) -> tuple[UserRow, ...] | None:
+        """Users `chunk * CHUNK_USERS` onwards (at most CHUNK_USERS) of a country,
+        or None when the snapshot, the country or the chunk does not exist."""
 
     async def sync_status(self, *, recent: int) -> SyncStatus:
         """The current snapshot, the last `recent` sync attempts and dead letters."""
@@ -177,6 +183,10 @@ class ReadModelWriter(Protocol):
         """Delete snapshots beyond the newest `snapshots_kept` (never the current
         one) and the staged data of every sync that is no longer active."""
 
+    async def prune_syncs(self, *, before: datetime) -> int:
+        """Delete the records of finished syncs first seen before `before`
+        (never the newest promoted one); return how many."""
+
     async def record_dead_letter(self, letter: DeadLetter) -> None:
         """Count a dead-lettered message and remember the latest one."""
 
@@ -213,7 +223,7 @@ class MongoReadModel:
         self._db = database
         self._staged: AsyncCollection[Document] = database[STAGED_USERS]
         self._syncs: AsyncCollection[Document] = database[SYNCS]
-        self._countries: AsyncCollection[Document] = database[SNAPSHOT_COUNTRIES]
+        self._store = SnapshotStore(database)
         self._snapshots: AsyncCollection[Document] = database[SNAPSHOTS]
         self._pointers: AsyncCollection[Document] = database[POINTERS]
         self._status: AsyncCollection[Document] = database[PROJECTOR_STATUS]
@@ -262,22 +272,30 @@ class MongoReadModel:
         doc = await self._snapshots.find_one({"_id": snapshot_id})
         if doc is None:
             return None
+        bodies = await self._store.bodies(snapshot_id)
+        if bodies is None:
+            return None
         return Snapshot(
             meta=meta_from(doc["meta"]),
             order_key=doc["order_key"],
             countries=summaries_from(doc["countries"]),
-            countries_json=bytes(doc["countries_json"]),
-            countries_gzip=bytes(doc["countries_gzip"]),
+            countries_json=bodies["json"],
+            countries_gzip=bodies["gzip"],
             names_json=bytes(doc["names_json"]),
         )
 
     @_unavailable_on_connection_errors
     async def country(self, snapshot_id: str, name: str) -> CountryUsers | None:
         """One country of a snapshot with all its users, or None."""
-        doc = await self._countries.find_one({"_id": _country_id(snapshot_id, name)})
-        if doc is None:
-            return None
-        return CountryUsers(name=doc["country"], users=tuple(doc["users"]))
+        users = await self._store.country(snapshot_id, name)
+        return None if users is None else CountryUsers(name=name, users=users)
+
+    @_unavailable_on_connection_errors
+    async def country_chunk(
+        self, snapshot_id: str, name: str, chunk: int
+    ) -> tuple[UserRow, ...] | None:
+        """One chunk of a country's users: a page reads only what it shows."""
+        return await self._store.chunk(snapshot_id, name, chunk)
 
     @_unavailable_on_connection_errors
     async def sync_status(self, *, recent: int) -> SyncStatus:
@@ -317,11 +335,7 @@ class MongoReadModel:
         await self._syncs.create_index(
             [("state", ASCENDING), ("first_seen_at", DESCENDING)], name="state_recent"
         )
-        await self._countries.create_index(
-            [("snapshot_id", ASCENDING), ("country", ASCENDING)],
-            name="snapshot_country",
-            unique=True,
-        )
+        await self._store.prepare()
         await self._snapshots.create_index(
             [("order_key", DESCENDING)], name="order_key"
         )
@@ -339,21 +353,23 @@ class MongoReadModel:
         batch_index: int,
         countries: Mapping[str, Sequence[UserRow]],
     ) -> None:
-        """Upsert one document per country of the batch, in one bulk write."""
+        """Upsert one document per country chunk of the batch, in one bulk write."""
         writes = [
             UpdateOne(
-                {"_id": f"{sync_id}/{batch_index}/{country}"},
+                {"_id": f"{sync_id}/{batch_index}/{country}/{part}"},
                 {
                     "$set": StagedDoc(
                         sync_id=sync_id,
                         batch_index=batch_index,
                         country=country,
-                        users=list(users),
+                        part=part,
+                        users=list(chunk),
                     )
                 },
                 upsert=True,
             )
             for country, users in countries.items()
+            for part, chunk in enumerate(chunked(users))
         ]
         if writes:
             await self._staged.bulk_write(writes, ordered=False)
@@ -424,7 +440,13 @@ class MongoReadModel:
         """Every staged (batch, country) of a sync, by batch index then country."""
         docs = (
             await self._staged.find({"sync_id": sync_id}, {"_id": 0, "sync_id": 0})
-            .sort([("batch_index", ASCENDING), ("country", ASCENDING)])
+            .sort(
+                [
+                    ("batch_index", ASCENDING),
+                    ("country", ASCENDING),
+                    ("part", ASCENDING),
+                ]
+            )
             .to_list()
         )
         return [
@@ -440,24 +462,14 @@ class MongoReadModel:
     async def write_snapshot(
         self, snapshot: Snapshot, countries: Sequence[CountryUsers]
     ) -> None:
-        """Upsert the country documents, then the snapshot document."""
+        """Write the country chunks and the bodies, then the snapshot document."""
         snapshot_id = snapshot.meta.id
-        writes = [
-            UpdateOne(
-                {"_id": _country_id(snapshot_id, country.name)},
-                {
-                    "$set": CountryDoc(
-                        snapshot_id=snapshot_id,
-                        country=country.name,
-                        users=list(country.users),
-                    )
-                },
-                upsert=True,
-            )
-            for country in countries
-        ]
-        if writes:
-            await self._countries.bulk_write(writes, ordered=False)
+        await self._store.write(
+            snapshot_id,
+            countries,
+            {"json": snapshot.countries_json, "gzip": snapshot.countries_gzip},
+        )
+        # Last: a reader that finds the snapshot document finds all its parts.
         await self._snapshots.update_one(
             {"_id": snapshot_id},
             {"$set": snapshot_doc(snapshot)},
@@ -519,7 +531,7 @@ class MongoReadModel:
     async def discard_snapshot(self, snapshot_id: str) -> None:
         """Delete a snapshot that never became current."""
         await self._snapshots.delete_one({"_id": snapshot_id})
-        await self._countries.delete_many({"snapshot_id": snapshot_id})
+        await self._store.delete([snapshot_id])
 
     @_unavailable_on_connection_errors
     async def collect_garbage(self, *, snapshots_kept: int) -> None:
@@ -537,7 +549,7 @@ class MongoReadModel:
             # The snapshot document first: a reader that still finds it also
             # finds its countries.
             await self._snapshots.delete_many({"_id": {"$in": old}})
-            await self._countries.delete_many({"snapshot_id": {"$in": old}})
+            await self._store.delete(old)
         finished = await self._syncs.find(
             {"state": {"$in": list(TERMINAL)}, "staged_cleared": {"$ne": True}},
             {"_id": 1},
@@ -551,6 +563,30 @@ class MongoReadModel:
         logger.debug("deleted %d snapshots, cleared %d syncs", len(old), len(done))
 
     @_unavailable_on_connection_errors
+    async def prune_syncs(self, *, before: datetime) -> int:
+        """Delete finished sync records first seen before `before`."""
+        keep = await self._syncs.find_one(
+            {"state": "promoted"},
+            {"_id": 1},
+            sort=[("first_seen_at", DESCENDING), ("_id", DESCENDING)],
+        )
+        query: Document = {
+            "state": {"$in": list(TERMINAL)},
+            "first_seen_at": {"$lt": before},
+        }
+        if keep is not None:
+            query["_id"] = {"$ne": keep["_id"]}
+        old = [
+            doc["_id"] for doc in await self._syncs.find(query, {"_id": 1}).to_list()
+        ]
+        if not old:
+            return 0
+        # Staged data first: a record is never gone while its data remains.
+        await self._staged.delete_many({"sync_id": {"$in": old}})
+        result = await self._syncs.delete_many({"_id": {"$in": old}})
+        return result.deleted_count
+
+    @_unavailable_on_connection_errors
     async def record_dead_letter(self, letter: DeadLetter) -> None:
         """Count a dead-lettered message and remember the latest one."""
         await self._status.update_one(
@@ -558,9 +594,3 @@ class MongoReadModel:
             {"$inc": {"count": 1}, "$set": {"last": dead_letter_doc(letter)}},
             upsert=True,
         )
-
-
-def _country_id(snapshot_id: str, name: str) -> str:
-    # "/" never occurs in a sync id (contracts.base.Identifier), so the key
-    # is unambiguous whatever the country name holds.
-    return f"{snapshot_id}/{name}"

@@ -172,15 +172,34 @@ def country_page_body(
     meta: SnapshotMeta, country: CountryUsers, *, page: int, size: int
 ) -> CountryPageBody:
     """One page of a country's users; a page past the end is empty."""
-    total = len(country.users)
     start = (page - 1) * size
+    return page_body(
+        meta,
+        country.name,
+        len(country.users),
+        country.users[start : start + size],
+        page=page,
+        size=size,
+    )
+
+
+def page_body(
+    meta: SnapshotMeta,
+    name: str,
+    total: int,
+    users: Sequence[UserRow],
+    *,
+    page: int,
+    size: int,
+) -> CountryPageBody:
+    """One page of a country of `total` users, given the page's `users`."""
     return {
-        "country": country.name,
+        "country": name,
         "page": page,
         "size": size,
         "total": total,
         "pages": -(-total // size),
-        "users": country.users[start : start + size],
+        "users": tuple(users),
         "snapshot": snapshot_body(meta),
     }
 

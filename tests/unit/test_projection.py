@@ -412,3 +412,53 @@ def test_batches_beyond_the_announced_count_are_left_out():
     countries = build_countries(staged, batch_count=2)
 
     assert [(c.name, len(c.users)) for c in countries] == [("X", 2)]
+
+
+async def test_months_of_hourly_syncs_keep_the_read_model_bounded(model, clock):
+    handle = projection_handler(
+        model,
+        ProjectionConfig(
+            snapshots_kept=2, sync_retention=timedelta(days=7), clock=clock
+        ),
+    )
+    hours = 24 * 60
+    for hour in range(hours):
+        clock.now = T0 + timedelta(hours=hour)
+        sync_id = f"s{hour:05d}"
+        if hour % 5 == 4:
+            await handle(SyncFailed(sync_id=sync_id, reason="upstream 500", attempts=1))
+            continue
+        batches, completed = sync_events(
+            sync_id, PEOPLE[:3], batch_size=2, fetched_at=clock.now
+        )
+        for message in (*batches, completed):
+            await handle(message)
+
+    status = await model.sync_status(recent=10_000)
+    # A week of records (hourly, one extra at the boundary), two snapshots.
+    assert len(status.recent) <= 7 * 24 + 1
+    assert min(r.first_seen_at for r in status.recent) >= clock.now - timedelta(days=7)
+    assert status.current is not None
+    assert status.current.id == f"s{hours - 2:05d}"
+    assert await model.snapshot(f"s{hours - 3:05d}") is not None
+    assert await model.snapshot(f"s{hours - 4:05d}") is None
+    assert await model.staged_countries(f"s{hours - 2:05d}") == []
+
+
+async def test_retention_keeps_the_newest_promoted_sync_however_old(model, clock):
+    handle = projection_handler(
+        model,
+        ProjectionConfig(sync_retention=timedelta(days=1), clock=clock),
+    )
+    batches, completed = sync_events("old", PEOPLE, batch_size=5)
+    for message in (*batches, completed):
+        await handle(message)
+    for day in range(1, 5):
+        clock.now = T0 + timedelta(days=day)
+        await handle(SyncFailed(sync_id=f"f{day}", reason="down", attempts=1))
+
+    status = await model.sync_status(recent=100)
+
+    assert status.last_success is not None
+    assert status.last_success.sync_id == "old"
+    assert {r.sync_id for r in status.recent} == {"old", "f3", "f4"}
