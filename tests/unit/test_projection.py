@@ -431,8 +431,9 @@ async def test_months_of_hourly_syncs_keep_the_read_model_bounded(model, clock):
         batches, completed = sync_events(
             sync_id, PEOPLE[:3], batch_size=2, fetched_at=clock.now
         )
-        for message in (*batches, completed):
-            await handle(message)
+        for batch in batches:
+            await handle(batch)
+        await handle(completed)
 
     status = await model.sync_status(recent=10_000)
     # A week of records (hourly, one extra at the boundary), two snapshots.
@@ -451,8 +452,9 @@ async def test_retention_keeps_the_newest_promoted_sync_however_old(model, clock
         ProjectionConfig(sync_retention=timedelta(days=1), clock=clock),
     )
     batches, completed = sync_events("old", PEOPLE, batch_size=5)
-    for message in (*batches, completed):
-        await handle(message)
+    for batch in batches:
+        await handle(batch)
+    await handle(completed)
     for day in range(1, 5):
         clock.now = T0 + timedelta(days=day)
         await handle(SyncFailed(sync_id=f"f{day}", reason="down", attempts=1))
