@@ -229,6 +229,7 @@ def sync_record_from(doc: Mapping[str, Any]) -> SyncRecord:
         state=state,
         first_seen_at=doc["first_seen_at"],
         staged_batches=frozenset(doc.get("staged_batches", ())),
+        announced_batches=(doc.get("announced") or {}).get("batch_count"),
         completion=None if completed is None else _completion_from(completed),
         failure=None if failure is None else _failure_from(failure),
         promoted_at=None if promoted is None else promoted["at"],

@@ -153,14 +153,23 @@ class InMemoryReadModel:
         return True
 
     async def mark_batch_staged(
-        self, sync_id: str, batch_index: int, *, now: datetime
+        self,
+        sync_id: str,
+        batch_index: int,
+        *,
+        now: datetime,
+        batch_count: int | None = None,
     ) -> bool:
-        """Add the batch index to the sync's set."""
+        """Add the batch index to the sync's set, and note the announced count."""
         self._enter("mark_batch_staged")
         return self._upsert_if_state(
             sync_id,
             ACTIVE_STATES,
-            lambda r: replace(r, staged_batches=r.staged_batches | {batch_index}),
+            lambda r: replace(
+                r,
+                staged_batches=r.staged_batches | {batch_index},
+                announced_batches=batch_count or r.announced_batches,
+            ),
             now,
         )
 

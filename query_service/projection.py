@@ -119,7 +119,9 @@ async def stage_batch(
         await read_model.stage_batch(sync_id, index, group_by_country(event.users))
         # The index is recorded only after the users are written, so a staged
         # index always means staged data.
-        if not await read_model.mark_batch_staged(sync_id, index, now=config.clock()):
+        if not await read_model.mark_batch_staged(
+            sync_id, index, now=config.clock(), batch_count=event.batch_count
+        ):
             await read_model.discard_batch(sync_id, index)
             logger.info(
                 "ignoring batch %d of sync %s: no longer active", index, sync_id

@@ -132,9 +132,15 @@ class ReadModelWriter(Protocol):
         """Write one batch's users, grouped by country, in one grouped write."""
 
     async def mark_batch_staged(
-        self, sync_id: str, batch_index: int, *, now: datetime
+        self,
+        sync_id: str,
+        batch_index: int,
+        *,
+        now: datetime,
+        batch_count: int | None = None,
     ) -> bool:
-        """Record that a batch is staged; False when the sync is no longer active."""
+        """Record that a batch is staged, and how many the sync announced
+        (its progress); False when the sync is no longer active."""
 
     async def discard_batch(self, sync_id: str, batch_index: int) -> None:
         """Delete one staged batch."""
@@ -376,17 +382,22 @@ class MongoReadModel:
 
     @_unavailable_on_connection_errors
     async def mark_batch_staged(
-        self, sync_id: str, batch_index: int, *, now: datetime
+        self,
+        sync_id: str,
+        batch_index: int,
+        *,
+        now: datetime,
+        batch_count: int | None = None,
     ) -> bool:
         """Add the batch index to the sync's set, creating the sync if new."""
-        return await self._update_if_state(
-            sync_id,
-            ACTIVE_STATES,
-            {
-                "$addToSet": {"staged_batches": batch_index},
-                "$setOnInsert": {"state": "staging", "first_seen_at": now},
-            },
-        )
+        update: Document = {
+            "$addToSet": {"staged_batches": batch_index},
+            "$setOnInsert": {"state": "staging", "first_seen_at": now},
+        }
+        if batch_count is not None:
+            # Nested, like every field set on an existing document (see top).
+            update["$set"] = {"announced": {"batch_count": batch_count}}
+        return await self._update_if_state(sync_id, ACTIVE_STATES, update)
 
     @_unavailable_on_connection_errors
     async def discard_batch(self, sync_id: str, batch_index: int) -> None:

@@ -139,6 +139,8 @@ class SyncRecord:
     state: SyncState
     first_seen_at: datetime
     staged_batches: frozenset[int] = frozenset()
+    announced_batches: int | None = None
+    """The batch count the sync's batches carry: its progress before completion."""
     completion: Completion | None = None
     failure: Failure | None = None
     promoted_at: datetime | None = None

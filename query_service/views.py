@@ -220,7 +220,11 @@ def sync_body(record: SyncRecord) -> SyncBody:
         "state": record.state,
         "first_seen_at": record.first_seen_at,
         "batches_staged": len(record.staged_batches),
-        "batch_count": completion.batch_count if completion else None,
+        # Before sync.completed, the count its batches announced: with
+        # `batches_staged`, the progress of a running sync.
+        "batch_count": (
+            completion.batch_count if completion else record.announced_batches
+        ),
         "user_count": completion.user_count if completion else None,
         "dropped_count": completion.dropped_count if completion else None,
         "dropped_reasons": dict(completion.dropped_reasons) if completion else {},

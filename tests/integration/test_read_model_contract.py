@@ -375,6 +375,18 @@ class TestReadModelContract:
         assert await read_model.country_chunk("s1", "Norway", 3) is None
         assert await read_model.country_chunk("s1", "Atlantis", 0) is None
 
+    async def test_a_staged_batch_records_the_announced_batch_count(
+        self, read_model: ReadModel
+    ) -> None:
+        await read_model.mark_batch_staged("s1", 0, now=T0, batch_count=7)
+        await read_model.mark_batch_staged("s1", 3, now=T0, batch_count=7)
+
+        record = await read_model.sync("s1")
+
+        assert record is not None
+        assert record.announced_batches == 7
+        assert record.staged_batches == frozenset({0, 3})
+
     async def test_old_finished_syncs_are_pruned_but_the_newest_success_stays(
         self, read_model: ReadModel
     ) -> None:

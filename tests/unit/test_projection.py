@@ -15,6 +15,7 @@ from common.consuming import PoisonMessage, TransientError
 from contracts.commands import SyncRequested
 from contracts.events import SyncCompleted, SyncFailed, UsersFetched
 from contracts.users import User
+from query_service import views
 from query_service.memory import InMemoryReadModel
 from query_service.projection import (
     ProjectionConfig,
@@ -464,3 +465,18 @@ async def test_retention_keeps_the_newest_promoted_sync_however_old(model, clock
     assert status.last_success is not None
     assert status.last_success.sync_id == "old"
     assert {r.sync_id for r in status.recent} == {"old", "f3", "f4"}
+
+
+async def test_a_running_sync_shows_its_progress_in_batches(model, handle):
+    batches, _ = sync_events("running", PEOPLE, batch_size=2)
+    for batch in batches[:2]:
+        await handle(batch)
+
+    [record] = (await model.sync_status(recent=5)).recent
+    body = views.sync_body(record)
+
+    assert (body["state"], body["batches_staged"], body["batch_count"]) == (
+        "staging",
+        2,
+        5,
+    )
