@@ -55,7 +55,7 @@ test-e2e: install-test
 
 bench: bench-read bench-sync  ## both benchmarks (about 5 minutes); results in docs/BENCHMARKS.md
 
-.PHONY: bench-read bench-sync bench-deps
+.PHONY: bench-read bench-sync bench-sync-growth bench-deps
 bench-deps: install
 	scripts/install-system-packages.sh wrk
 
@@ -64,6 +64,9 @@ bench-read: bench-deps  ## GET /queries/countries through nginx against nginx st
 
 bench-sync: bench-deps  ## POST /commands/sync to the new snapshot served, 1,000 to 20,000 users
 	$(PY) -m bench.sync
+
+bench-sync-growth: bench-deps  ## time, peak RSS and largest document, 5,000 to 500,000 users
+	$(PY) -m bench.sync --growth $(GROWTH_SIZES)
 
 clean:
 	rm -rf .run .mypy_cache .ruff_cache .pytest_cache tests/artifacts
