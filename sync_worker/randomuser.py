@@ -14,6 +14,14 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 import aiohttp
 
 from contracts.base import utc_now
+from sync_worker.attempts import (
+    PARSE_OFF_LOOP_BYTES,
+    AttemptFailed,
+    failure_reason,
+    is_retryable,
+    max_body_bytes,
+    read_body,
+)
 from sync_worker.pacing import RetryPolicy, UpstreamBudget
 from sync_worker.upstream import UpstreamError, parse_response
 
@@ -32,47 +40,11 @@ INCLUDED_FIELDS: Final = "gender,name,location,email,login,nat"
 """Only what validation reads: halves the body. `id` stays out, which also
 avoids the request shapes that make upstream hang (RANDOMUSER-API.md 5.4)."""
 
-MAX_USER_BYTES: Final = 2_048
-"""Allowance per requested user: a user with every field is about 1.1 kB, with
-INCLUDED_FIELDS about 0.7 kB; a body far larger than the page can be is hostile."""
-
-BODY_SLACK_BYTES: Final = 65_536
-"""Room for the envelope, and for error pages, which ask for no users."""
-
-PARSE_OFF_LOOP_BYTES: Final = 262_144
-"""Bodies above this are parsed in a thread: orjson takes about 5 ms per MB,
-and the loop must keep answering health checks and heartbeats meanwhile."""
-
-
-def max_body_bytes(users: int) -> int:
-    """The largest body accepted for a page of `users` users."""
-    return BODY_SLACK_BYTES + users * MAX_USER_BYTES
-
-
 RATE_LIMIT_BACKOFF_FACTOR: Final = 30
 """After a 429 the backoff base is this many times longer: upstream counts users
 over a fixed 5-minute window, so retrying within seconds only gets refused again."""
 
 USER_AGENT: Final = "randomuser-connector-sync-worker/0.1 (+https://randomuser.me)"
-
-_SUMMARIES: Final[dict[str, str]] = {
-    "rate_limited": "rate-limited by Randomuser",
-    "not_found": "Randomuser URL not found",
-    "blocked": "blocked by Randomuser's CDN",
-    "http_error": "Randomuser answered with an HTTP error",
-    "empty_body": "Randomuser sent an empty body",
-    "html": "Randomuser sent an HTML page instead of JSON",
-    "not_json": "Randomuser sent invalid JSON",
-    "truncated": "Randomuser sent a truncated body",
-    "error_object": "Randomuser reported an error",
-    "bad_shape": "Randomuser sent an unexpected JSON shape",
-    "placeholder": "Randomuser sent its outage placeholder instead of users",
-    "empty_results": "Randomuser sent no users",
-    "wrong_count": "Randomuser sent the wrong number of users",
-    "timeout": "Randomuser did not answer in time",
-    "connection": "could not reach Randomuser",
-    "too_large": "Randomuser sent an oversized body",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,14 +112,6 @@ def page_sizes(results: int, per_request: int = MAX_USERS_PER_REQUEST) -> list[i
     """Split `results` into requests of at most `per_request` users, in page order."""
     full, rest = divmod(results, per_request)
     return [per_request] * full + ([rest] if rest else [])
-
-
-class _AttemptFailed(Exception):
-    def __init__(self, kind: str, detail: str, *, retryable: bool = True) -> None:
-        super().__init__(f"{kind}: {detail}")
-        self.kind = kind
-        self.detail = detail
-        self.retryable = retryable
 
 
 class HttpRandomuserClient:
@@ -285,12 +249,13 @@ class HttpRandomuserClient:
             started = time.perf_counter()
             try:
                 users = await self._request(params, size, number, request.seed)
-            except _AttemptFailed as failure:
+            except AttemptFailed as failure:
                 history.append(failure.kind)
                 last_attempt = attempt == self.retry.max_attempts
                 if not failure.retryable or last_attempt:
                     raise FetchFailed(
-                        _reason(failure, history, number, pages), before + attempt
+                        failure_reason(failure, history, number, pages),
+                        before + attempt,
                     ) from None
                 pause = self.retry.delay(
                     attempt, rate_limited=failure.kind == "rate_limited"
@@ -327,17 +292,17 @@ class HttpRandomuserClient:
                     self.url, params=params, headers={"User-Agent": USER_AGENT}
                 ) as response,
             ):
-                body = await _read_body(response, max_body_bytes(size))
+                body = await read_body(response, max_body_bytes(size))
                 status = response.status
                 content_type = response.headers.get("Content-Type")
         except TimeoutError:
-            raise _AttemptFailed(
+            raise AttemptFailed(
                 "timeout", f"no complete response within {self._timeout:g}s"
             ) from None
         except aiohttp.ClientPayloadError as exc:
-            raise _AttemptFailed("truncated", f"body cut short: {exc}") from None
+            raise AttemptFailed("truncated", f"body cut short: {exc}") from None
         except aiohttp.ClientError as exc:
-            raise _AttemptFailed("connection", f"{type(exc).__name__}: {exc}") from None
+            raise AttemptFailed("connection", f"{type(exc).__name__}: {exc}") from None
         try:
             if len(body) > PARSE_OFF_LOOP_BYTES:
                 page = await asyncio.to_thread(
@@ -346,16 +311,16 @@ class HttpRandomuserClient:
             else:
                 page = parse_response(status, content_type, body)
         except UpstreamError as exc:
-            raise _AttemptFailed(
-                exc.kind, exc.detail, retryable=_retryable(exc)
+            raise AttemptFailed(
+                exc.kind, exc.detail, retryable=is_retryable(exc)
             ) from None
         if len(page.users) != size:
-            raise _AttemptFailed(
+            raise AttemptFailed(
                 "wrong_count", f"asked for {size} users, got {len(page.users)}"
             )
         info = page.info
         if info is not None and info.page is not None and info.page != number:
-            raise _AttemptFailed(
+            raise AttemptFailed(
                 "bad_shape", f"asked for page {number}, got page {info.page}"
             )
         if (
@@ -363,46 +328,5 @@ class HttpRandomuserClient:
             and info.seed is not None
             and not info.seed.startswith(seed)
         ):
-            raise _AttemptFailed("bad_shape", "the response is for another seed")
+            raise AttemptFailed("bad_shape", "the response is for another seed")
         return page.users
-
-
-async def _read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
-    """The body, refused as soon as it is announced or read beyond `limit` bytes."""
-    if (response.content_length or 0) > limit:
-        raise _AttemptFailed(
-            "too_large",
-            f"{response.content_length} bytes announced (limit {limit})",
-            retryable=False,
-        )
-    body = bytearray()
-    async for chunk in response.content.iter_chunked(1 << 16):
-        body += chunk
-        if len(body) > limit:
-            raise _AttemptFailed(
-                "too_large", f"over {limit} bytes for this page", retryable=False
-            )
-    return bytes(body)
-
-
-def _retryable(error: UpstreamError) -> bool:
-    if error.kind in ("not_found", "blocked"):
-        # A wrong URL or a CDN block of this address does not heal in seconds.
-        return False
-    if error.status is not None and 400 <= error.status < 500:
-        # The request itself is refused; asking again changes nothing.
-        return error.kind == "rate_limited" or error.status in (408, 425)
-    return True
-
-
-def _reason(
-    failure: _AttemptFailed, history: list[str], number: int, pages: int
-) -> str:
-    summary = _SUMMARIES.get(failure.kind, failure.kind)
-    tries = len(history)
-    where = f"page {number} of {pages}" if pages > 1 else "the request"
-    text = (
-        f"{summary}: gave up on {where} after {tries} attempt"
-        f"{'s' if tries != 1 else ''} ({', '.join(history)}); last: {failure.detail}"
-    )
-    return text[:2000]
