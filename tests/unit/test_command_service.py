@@ -209,3 +209,29 @@ async def test_health_and_readiness_answer(client) -> None:
 def test_a_short_token_is_refused_at_start() -> None:
     with pytest.raises(ValueError, match="at least 16"):
         CommandSettings(_env_file=None, command_token="short")
+
+
+@pytest.mark.parametrize(
+    ("max_results", "results", "status"),
+    [(20_000, 20_000, 202), (20_000, 20_001, 422), (1_000_000, 1_000_000, 202)],
+)
+async def test_results_are_bounded_by_sync_max_results(
+    aiohttp_client, publisher, max_results, results, status
+) -> None:
+    settings = CommandSettings(
+        _env_file=None, command_token=TOKEN, sync_max_results=max_results
+    )
+    client = await aiohttp_client(create_app(settings, publisher=publisher))
+
+    response = await client.post(
+        "/commands/sync", json={"results": results}, headers=AUTH
+    )
+
+    assert response.status == status
+    if status == 422:
+        assert "SYNC_MAX_RESULTS" in (await response.json())["detail"]
+        assert publisher.published == []
+    else:
+        [command] = publisher.published
+        assert isinstance(command, SyncRequested)
+        assert command.results == results
