@@ -217,14 +217,26 @@ class InMemoryReadModel:
             now,
         )
 
-    async def staged_countries(self, sync_id: str) -> list[StagedCountry]:
+    async def staged_countries(
+        self, sync_id: str, *, country: str | None = None
+    ) -> list[StagedCountry]:
         """Every staged (batch, country) of a sync, by batch index then country."""
         self._enter("staged_countries")
         return [
-            StagedCountry(batch_index=index, country=country, users=users)
-            for (sync, index, country), users in sorted(self._staged.items())
-            if sync == sync_id
+            StagedCountry(batch_index=index, country=name, users=users)
+            for (sync, index, name), users in sorted(self._staged.items())
+            if sync == sync_id and country in (None, name)
         ]
+
+    async def staged_country_names(self, sync_id: str) -> set[str]:
+        """The countries a sync has staged users of."""
+        self._enter("staged_country_names")
+        return {name for (sync, _, name) in self._staged if sync == sync_id}
+
+    async def write_country(self, snapshot_id: str, country: CountryUsers) -> None:
+        """Store one country of a snapshot."""
+        self._enter("write_country")
+        self._countries[snapshot_id, country.name] = country
 
     async def write_snapshot(
         self, snapshot: Snapshot, countries: Sequence[CountryUsers]

@@ -97,8 +97,17 @@ class ReadModelWriter(Protocol):
     ) -> bool:
         """Record sync.failed; False when the sync was already promoted."""
 
-    async def staged_countries(self, sync_id: str) -> list[StagedCountry]:
-        """Every staged (batch, country) of a sync, by batch index then country."""
+    async def staged_countries(
+        self, sync_id: str, *, country: str | None = None
+    ) -> list[StagedCountry]:
+        """Every staged (batch, country) of a sync, or of one of its countries,
+        by batch index then country."""
+
+    async def staged_country_names(self, sync_id: str) -> set[str]:
+        """The countries a sync has staged users of."""
+
+    async def write_country(self, snapshot_id: str, country: CountryUsers) -> None:
+        """Write one country of a snapshot; invisible until the pointer moves."""
 
     async def write_snapshot(
         self, snapshot: Snapshot, countries: Sequence[CountryUsers]

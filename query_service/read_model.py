@@ -238,6 +238,9 @@ class MongoReadModel:
         await self._staged.create_index(
             [("sync_id", ASCENDING), ("batch_index", ASCENDING)], name="sync_batch"
         )
+        await self._staged.create_index(
+            [("sync_id", ASCENDING), ("country", ASCENDING)], name="sync_country"
+        )
         await self._syncs.create_index([("first_seen_at", DESCENDING)], name="recent")
         await self._syncs.create_index(
             [("state", ASCENDING), ("first_seen_at", DESCENDING)], name="state_recent"
@@ -348,9 +351,25 @@ class MongoReadModel:
         return True
 
     @_unavailable_on_connection_errors
-    async def staged_countries(self, sync_id: str) -> list[StagedCountry]:
+    async def staged_country_names(self, sync_id: str) -> set[str]:
+        """The countries a sync has staged users of (one small field per document)."""
+        cursor = self._staged.find({"sync_id": sync_id}, {"_id": 0, "country": 1})
+        return {doc["country"] async for doc in cursor}
+
+    @_unavailable_on_connection_errors
+    async def write_country(self, snapshot_id: str, country: CountryUsers) -> None:
+        """Upsert one country's chunks."""
+        await self._store.write(snapshot_id, [country], {})
+
+    @_unavailable_on_connection_errors
+    async def staged_countries(
+        self, sync_id: str, *, country: str | None = None
+    ) -> list[StagedCountry]:
         """Every staged (batch, country) of a sync, by batch index then country."""
-        cursor = self._staged.find({"sync_id": sync_id}, {"_id": 0, "sync_id": 0}).sort(
+        query: Document = {"sync_id": sync_id}
+        if country is not None:
+            query["country"] = country
+        cursor = self._staged.find(query, {"_id": 0, "sync_id": 0}).sort(
             [("batch_index", ASCENDING), ("country", ASCENDING), ("part", ASCENDING)]
         )
         # One document at a time, each user re-made with shared keys and

@@ -20,6 +20,7 @@ from query_service.memory import InMemoryReadModel
 from query_service.projection import (
     ProjectionConfig,
     build_countries,
+    build_snapshot,
     order_key,
     projection_handler,
 )
@@ -479,4 +480,24 @@ async def test_a_running_sync_shows_its_progress_in_batches(model, handle):
         "staging",
         2,
         5,
+    )
+
+
+def test_a_body_assembled_country_by_country_is_the_whole_body_byte_for_byte():
+    countries = build_countries(
+        [
+            StagedCountry(
+                0, "Norway", ({"name": "Ola", "gender": "male", "email": "o@x"},)
+            ),
+            StagedCountry(
+                0, "Chile", ({"name": "Ana", "gender": "female", "email": "a@x"},)
+            ),
+        ],
+        batch_count=1,
+    )
+
+    snapshot = build_snapshot("s1", T0, countries, order_key="k", gzip_level=1)
+
+    assert snapshot.countries_json == orjson.dumps(
+        views.countries_body(snapshot.meta, countries)
     )
