@@ -61,7 +61,7 @@ test-e2e: install-test
 
 bench: bench-read bench-sync  ## both benchmarks (about 5 minutes); results in docs/BENCHMARKS.md
 
-.PHONY: bench-read bench-sync bench-deps
+.PHONY: bench-read bench-sync bench-sync-growth bench-deps
 bench-deps: install
 	scripts/install-system-packages.sh wrk
 
@@ -77,6 +77,9 @@ lock: | $(VENV)/bin/python  ## re-pin requirements.lock from pyproject.toml (kee
 
 gateway: | $(VENV)/bin/python  ## re-render the compose and Helm gateway configs from nginx/gateway.conf.in
 	$(PY) -m devstack.gateway
+
+bench-sync-growth: bench-deps  ## time, peak RSS and largest document, 5,000 to 500,000 users
+	$(PY) -m bench.sync --growth $(GROWTH_SIZES)
 
 clean:
 	rm -rf .run .mypy_cache .ruff_cache .pytest_cache tests/artifacts

@@ -157,6 +157,7 @@ class BenchStack:
             else None,
             extra_env={
                 "UPSTREAM_USERS_PER_WINDOW": "1000000",
+                "SYNC_MAX_RESULTS": "1000000",
                 **self.options.extra_env,
             },
         )

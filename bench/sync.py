@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 from bench.broker import broker_rate
+from bench.growth import measure_growth
 from bench.report import log, machine_description, peak_rss_mib, table
 from bench.stack import BenchStack
 from bench.syncs import EventObserver, SyncRun, run_sync
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 SIZES: Final = (1_000, 2_000, 5_000, 10_000, 20_000)
+GROWTH_SIZES: Final = (5_000, 20_000, 100_000, 500_000)
 REPEATS: Final = 3
 
 
@@ -240,8 +242,23 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--repeats", type=int, default=REPEATS)
     parser.add_argument("--stale-runs", type=int, default=5)
+    parser.add_argument(
+        "--growth",
+        type=int,
+        nargs="*",
+        metavar="USERS",
+        help=f"only the growth table: one fresh stack per size (default {GROWTH_SIZES})",
+    )
     args = parser.parse_args()
     started = time.monotonic()
+    if args.growth is not None:
+        report = measure_growth(args.growth or GROWTH_SIZES)
+        print("## Sync growth (`make bench-sync-growth`)\n")
+        print("\n".join(f"- {line}" for line in machine_description()))
+        print("\nOne sync per size, each on a fresh stack, budget lifted:\n")
+        print(report)
+        print(f"\n(benchmark took {time.monotonic() - started:.0f} s)")
+        return
     log("starting the stack")
     with BenchStack() as bench:
         results = asyncio.run(measure(bench, args.sizes, args.repeats))

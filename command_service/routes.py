@@ -151,6 +151,10 @@ async def _publish(request: web.Request) -> bytes:
     """Publish the command `request` asks for; its JSON answer once confirmed."""
     settings = request.app[SETTINGS]
     body = await _parse_body(request)
+    if body.results is not None and body.results > settings.sync_max_results:
+        raise web.HTTPUnprocessableEntity(
+            text=f"results: at most {settings.sync_max_results} (SYNC_MAX_RESULTS)"
+        )
     command = SyncRequested(
         correlation_id=request[CORRELATION_ID],
         results=body.results or settings.default_sync_results,

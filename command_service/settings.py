@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, PositiveFloat, SecretStr, field_validator
+from pydantic import Field, PositiveFloat, SecretStr, field_validator, model_validator
 
 from common.settings import BaseServiceSettings
-from contracts.commands import MAX_SYNC_RESULTS
+from contracts.commands import DEFAULT_SYNC_MAX_RESULTS, MAX_SYNC_RESULTS
 
 
 class CommandSettings(BaseServiceSettings):
@@ -16,6 +16,12 @@ class CommandSettings(BaseServiceSettings):
     command_token: SecretStr | None = Field(
         default=None,
         description="When set, POST /commands/* needs `Authorization: Bearer <token>`.",
+    )
+    sync_max_results: int = Field(
+        default=DEFAULT_SYNC_MAX_RESULTS,
+        ge=1,
+        le=MAX_SYNC_RESULTS,
+        description="Largest `results` POST /commands/sync accepts (422 above).",
     )
     default_sync_results: int = Field(
         default=5000,
@@ -40,6 +46,13 @@ class CommandSettings(BaseServiceSettings):
         le=1_000_000,
         description="Most Idempotency-Keys remembered (the oldest are forgotten first).",
     )
+
+    @model_validator(mode="after")
+    def _default_within_max(self) -> CommandSettings:
+        if self.default_sync_results > self.sync_max_results:
+            msg = "DEFAULT_SYNC_RESULTS exceeds SYNC_MAX_RESULTS"
+            raise ValueError(msg)
+        return self
 
     @field_validator("command_token")
     @classmethod

@@ -115,8 +115,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; the exit status (0 ok, 1 failed, 2 usage or settings)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     settings = load_settings(CliSettings)
+    results = getattr(args, "results", None)
+    if results is not None and results > settings.sync_max_results:
+        parser.error(
+            f"--results {results:,} exceeds SYNC_MAX_RESULTS "
+            f"({settings.sync_max_results:,})"
+        )
     try:
         return asyncio.run(_run(args, settings))
     except (api.ApiError, dlq.DlqError) as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, HttpUrl, PositiveFloat, SecretStr
 
 from common.settings import BaseServiceSettings
+from contracts.commands import DEFAULT_SYNC_MAX_RESULTS, MAX_SYNC_RESULTS
 
 
 class CliSettings(BaseServiceSettings):
@@ -16,6 +17,12 @@ class CliSettings(BaseServiceSettings):
     )
     command_token: SecretStr | None = Field(
         default=None, description="Bearer token of POST /commands/sync."
+    )
+    sync_max_results: int = Field(
+        default=DEFAULT_SYNC_MAX_RESULTS,
+        ge=1,
+        le=MAX_SYNC_RESULTS,
+        description="Largest --results `sync` sends (as the command service allows).",
     )
     connector_timeout_seconds: PositiveFloat = Field(
         default=15.0,

@@ -8,8 +8,14 @@ from pydantic import AwareDatetime, Field
 
 from contracts.base import Identifier, Message, new_id, utc_now
 
-MAX_SYNC_RESULTS: Final = 20_000
-"""Upstream allows 20,000 users per client per 5 minutes; one sync never asks for more."""
+MAX_SYNC_RESULTS: Final = 1_000_000
+"""The contract's ceiling of one sync. Each process narrows it with its
+SYNC_MAX_RESULTS setting (raised from 20,000 in version 1: a wider bound, so
+every earlier message still decodes)."""
+
+DEFAULT_SYNC_MAX_RESULTS: Final = 20_000
+"""The public API allows 20,000 users per client per 5 minutes: the default
+SYNC_MAX_RESULTS. A self-hosted Randomuser has no such limit."""
 
 NATIONALITIES: Final = (
     "AU", "BR", "CA", "CH", "DE", "DK", "ES", "FI", "FR", "GB", "IE",

@@ -22,19 +22,27 @@ if TYPE_CHECKING:
 
 
 class StagedDoc(TypedDict):
-    """`staged_users`: one country of one batch; `_id` is "<sync>/<batch>/<country>"."""
+    """`staged_users`: a chunk of one country of one batch.
+
+    `_id` is "<sync>/<batch>/<country>/<part>"; at most CHUNK_USERS users.
+    """
 
     sync_id: str
     batch_index: int
     country: str
+    part: int
     users: list[UserRow]
 
 
-class CountryDoc(TypedDict):
-    """`snapshot_countries`: one country of one snapshot; `_id` is "<snapshot>/<country>"."""
+class CountryChunkDoc(TypedDict):
+    """`snapshot_countries`: users `chunk * CHUNK_USERS` onwards of one country.
+
+    `_id` is "<snapshot>/<country>/<chunk>"; at most CHUNK_USERS users.
+    """
 
     snapshot_id: str
     country: str
+    chunk: int
     users: list[UserRow]
 
 
@@ -57,13 +65,15 @@ class SummaryDoc(TypedDict):
 
 
 class SnapshotDoc(TypedDict):
-    """`snapshots`: a promoted sync's precomputed bodies; `_id` is the sync id."""
+    """`snapshots`: a promoted sync's summary; `_id` is the sync id.
+
+    Its `/queries/countries` bodies are in GridFS (`snapshot_store`), its
+    users in `snapshot_countries` chunks.
+    """
 
     order_key: str
     meta: MetaDoc
     countries: list[SummaryDoc]
-    countries_json: bytes
-    countries_gzip: bytes
     names_json: bytes
 
 
@@ -140,8 +150,6 @@ def snapshot_doc(snapshot: Snapshot) -> SnapshotDoc:
             }
             for c in snapshot.countries
         ],
-        "countries_json": snapshot.countries_json,
-        "countries_gzip": snapshot.countries_gzip,
         "names_json": snapshot.names_json,
     }
 
@@ -221,6 +229,7 @@ def sync_record_from(doc: Mapping[str, Any]) -> SyncRecord:
         state=state,
         first_seen_at=doc["first_seen_at"],
         staged_batches=frozenset(doc.get("staged_batches", ())),
+        announced_batches=(doc.get("announced") or {}).get("batch_count"),
         completion=None if completed is None else _completion_from(completed),
         failure=None if failure is None else _failure_from(failure),
         promoted_at=None if promoted is None else promoted["at"],

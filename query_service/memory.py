@@ -18,6 +18,7 @@ from query_service.records import (
     StagedCountry,
     SyncRecord,
     SyncStatus,
+    chunked,
 )
 
 if TYPE_CHECKING:
@@ -83,6 +84,17 @@ class InMemoryReadModel:
         self._enter("country")
         return self._countries.get((snapshot_id, name))
 
+    async def country_chunk(
+        self, snapshot_id: str, name: str, chunk: int
+    ) -> tuple[UserRow, ...] | None:
+        """One chunk of a country's users, as MongoReadModel stores them."""
+        self._enter("country_chunk")
+        country = self._countries.get((snapshot_id, name))
+        if country is None:
+            return None
+        chunks = chunked(country.users)
+        return tuple(chunks[chunk]) if 0 <= chunk < len(chunks) else None
+
     async def sync_status(self, *, recent: int) -> SyncStatus:
         """Status as MongoReadModel computes it."""
         self._enter("sync_status")
@@ -141,14 +153,23 @@ class InMemoryReadModel:
         return True
 
     async def mark_batch_staged(
-        self, sync_id: str, batch_index: int, *, now: datetime
+        self,
+        sync_id: str,
+        batch_index: int,
+        *,
+        now: datetime,
+        batch_count: int | None = None,
     ) -> bool:
-        """Add the batch index to the sync's set."""
+        """Add the batch index to the sync's set, and note the announced count."""
         self._enter("mark_batch_staged")
         return self._upsert_if_state(
             sync_id,
             ACTIVE_STATES,
-            lambda r: replace(r, staged_batches=r.staged_batches | {batch_index}),
+            lambda r: replace(
+                r,
+                staged_batches=r.staged_batches | {batch_index},
+                announced_batches=batch_count or r.announced_batches,
+            ),
             now,
         )
 
@@ -196,14 +217,26 @@ class InMemoryReadModel:
             now,
         )
 
-    async def staged_countries(self, sync_id: str) -> list[StagedCountry]:
+    async def staged_countries(
+        self, sync_id: str, *, country: str | None = None
+    ) -> list[StagedCountry]:
         """Every staged (batch, country) of a sync, by batch index then country."""
         self._enter("staged_countries")
         return [
-            StagedCountry(batch_index=index, country=country, users=users)
-            for (sync, index, country), users in sorted(self._staged.items())
-            if sync == sync_id
+            StagedCountry(batch_index=index, country=name, users=users)
+            for (sync, index, name), users in sorted(self._staged.items())
+            if sync == sync_id and country in (None, name)
         ]
+
+    async def staged_country_names(self, sync_id: str) -> set[str]:
+        """The countries a sync has staged users of."""
+        self._enter("staged_country_names")
+        return {name for (sync, _, name) in self._staged if sync == sync_id}
+
+    async def write_country(self, snapshot_id: str, country: CountryUsers) -> None:
+        """Store one country of a snapshot."""
+        self._enter("write_country")
+        self._countries[snapshot_id, country.name] = country
 
     async def write_snapshot(
         self, snapshot: Snapshot, countries: Sequence[CountryUsers]
@@ -291,6 +324,23 @@ class InMemoryReadModel:
         for key in [k for k in self._staged if k[0] in done]:
             del self._staged[key]
         self._cleared |= done
+
+    async def prune_syncs(self, *, before: datetime) -> int:
+        """Delete finished sync records first seen before `before`."""
+        self._enter("prune_syncs")
+        promoted = [r for r in self._syncs.values() if r.state == "promoted"]
+        keep = max(promoted, key=lambda r: (r.first_seen_at, r.sync_id), default=None)
+        old = [
+            r.sync_id
+            for r in self._syncs.values()
+            if r.state in TERMINAL and r.first_seen_at < before and r is not keep
+        ]
+        for sync_id in old:
+            del self._syncs[sync_id]
+            self._cleared.discard(sync_id)
+        for key in [k for k in self._staged if k[0] in old]:
+            del self._staged[key]
+        return len(old)
 
     async def record_dead_letter(self, letter: DeadLetter) -> None:
         """Count a dead-lettered message."""

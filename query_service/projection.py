@@ -53,6 +53,7 @@ class ProjectionConfig:
 
     snapshots_kept: int = 3
     stale_after: timedelta = timedelta(hours=1)
+    sync_retention: timedelta = timedelta(days=30)
     gzip_level: int = 6
     clock: Callable[[], datetime] = field(default=utc_now)
 
@@ -118,7 +119,9 @@ async def stage_batch(
         await read_model.stage_batch(sync_id, index, group_by_country(event.users))
         # The index is recorded only after the users are written, so a staged
         # index always means staged data.
-        if not await read_model.mark_batch_staged(sync_id, index, now=config.clock()):
+        if not await read_model.mark_batch_staged(
+            sync_id, index, now=config.clock(), batch_count=event.batch_count
+        ):
             await read_model.discard_batch(sync_id, index)
             logger.info(
                 "ignoring batch %d of sync %s: no longer active", index, sync_id
@@ -188,18 +191,34 @@ async def _promote(
     if current is not None and current.order_key > key:
         await _supersede(read_model, sync_id, config)
         return
-    staged = await read_model.staged_countries(sync_id)
-    countries = build_countries(staged, completion.batch_count)
-    # Sorting, serialising and compressing 20,000 users takes a while: keep
-    # the event loop (AMQP heartbeats, /readyz) responsive meanwhile.
+    # One country at a time: the projector holds the users of one country
+    # (and the rendered body, as bytes), never the whole sync as objects.
+    # Merging, sorting and serialising run in a thread, off the event loop
+    # (AMQP heartbeats, /readyz).
+    fragments: list[bytes] = []
+    summaries: list[CountrySummary] = []
+    for name in sorted(await read_model.staged_country_names(sync_id), key=_name_order):
+        staged = await read_model.staged_countries(sync_id, country=name)
+        rendered = await asyncio.to_thread(
+            render_country, staged, completion.batch_count
+        )
+        if rendered is None:
+            continue
+        country, fragment = rendered
+        await read_model.write_country(sync_id, country)
+        summaries.append(summarise(country))
+        fragments.append(fragment)
+        del staged, rendered, country
     snapshot = await asyncio.to_thread(
-        build_snapshot,
+        assemble_snapshot,
         sync_id,
         completion.fetched_at,
-        countries,
+        fragments,
+        summaries,
         order_key=key,
         gzip_level=config.gzip_level,
     )
+    del fragments
     if snapshot.meta.user_count != completion.user_count:
         logger.warning(
             "sync %s announced %d users but staged %d",
@@ -209,7 +228,7 @@ async def _promote(
         )
     # Documents first, pointer last: readers only follow the pointer, so a
     # half-written snapshot is never visible.
-    await read_model.write_snapshot(snapshot, countries)
+    await read_model.write_snapshot(snapshot, [])
     if not await read_model.move_pointer(sync_id, key):
         await _supersede(read_model, sync_id, config)
         return
@@ -269,6 +288,9 @@ async def _tidy(read_model: ReadModel, config: ProjectionConfig) -> None:
     if abandoned:
         logger.warning("abandoned %d syncs that never completed", abandoned)
     await read_model.collect_garbage(snapshots_kept=config.snapshots_kept)
+    pruned = await read_model.prune_syncs(before=now - config.sync_retention)
+    if pruned:
+        logger.info("deleted %d sync records older than the retention", pruned)
 
 
 def group_by_country(users: Iterable[User]) -> dict[str, list[UserRow]]:
@@ -327,6 +349,17 @@ def order_key(fetched_at: datetime, sync_id: str) -> str:
     return f"{fetched_at.astimezone(UTC):%Y%m%dT%H%M%S%fZ}/{sync_id}"
 
 
+def render_country(
+    staged: Iterable[StagedCountry], batch_count: int
+) -> tuple[CountryUsers, bytes] | None:
+    """One country's users merged in stable order, and its part of the body."""
+    built = build_countries(staged, batch_count)
+    if not built:
+        return None
+    [country] = built
+    return country, orjson.dumps({"name": country.name, "users": country.users})
+
+
 def build_snapshot(
     sync_id: str,
     fetched_at: datetime,
@@ -335,25 +368,54 @@ def build_snapshot(
     order_key: str,
     gzip_level: int,
 ) -> Snapshot:
+    """Precompute a snapshot's response bodies from whole countries."""
+    return assemble_snapshot(
+        sync_id,
+        fetched_at,
+        [orjson.dumps({"name": c.name, "users": c.users}) for c in countries],
+        [summarise(c) for c in countries],
+        order_key=order_key,
+        gzip_level=gzip_level,
+    )
+
+
+def assemble_snapshot(
+    sync_id: str,
+    fetched_at: datetime,
+    fragments: Sequence[bytes],
+    summaries: Sequence[CountrySummary],
+    *,
+    order_key: str,
+    gzip_level: int,
+) -> Snapshot:
     """Precompute a snapshot's response bodies: JSON, its gzip, and the names.
 
-    Gzip runs here, once per snapshot, never per request. `mtime=0` makes
-    the bytes depend on the content only.
+    `fragments` are the countries' parts of the body, in order: the bytes
+    are those of `orjson.dumps(views.countries_body(...))`. Gzip runs here,
+    once per snapshot, never per request. `mtime=0` makes the bytes depend
+    on the content only.
     """
     utc = fetched_at.astimezone(UTC)
     meta = SnapshotMeta(
         id=sync_id,
         # BSON dates hold milliseconds: every body shows the stored value.
         synced_at=utc.replace(microsecond=utc.microsecond // 1000 * 1000),
-        user_count=sum(len(c.users) for c in countries),
-        country_count=len(countries),
+        user_count=sum(s.user_count for s in summaries),
+        country_count=len(summaries),
     )
-    summaries = tuple(summarise(c) for c in countries)
-    body = orjson.dumps(views.countries_body(meta, countries))
+    body = b"".join(
+        (
+            b'{"countries":[',
+            b",".join(fragments),
+            b'],"snapshot":',
+            orjson.dumps(views.snapshot_body(meta)),
+            b"}",
+        )
+    )
     return Snapshot(
         meta=meta,
         order_key=order_key,
-        countries=summaries,
+        countries=tuple(summaries),
         countries_json=body,
         countries_gzip=gzip.compress(body, compresslevel=gzip_level, mtime=0),
         names_json=orjson.dumps(views.names_body(meta, summaries)),

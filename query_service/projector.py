@@ -82,6 +82,7 @@ async def run(
         config = ProjectionConfig(
             snapshots_kept=settings.snapshots_kept,
             stale_after=timedelta(seconds=settings.stale_sync_seconds),
+            sync_retention=timedelta(days=settings.sync_retention_days),
             gzip_level=settings.gzip_level,
         )
         logger.info("projecting from %s", queue.name)

@@ -24,15 +24,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import sys
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any, Final, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, UpdateOne
 from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
-from common.consuming import TransientError
 from query_service.documents import (
-    CountryDoc,
     StagedDoc,
     completion_doc,
     dead_letter_doc,
@@ -43,6 +42,12 @@ from query_service.documents import (
     summaries_from,
     sync_record_from,
 )
+from query_service.ports import (
+    ReadModel,
+    ReadModelReader,
+    ReadModelUnavailable,
+    ReadModelWriter,
+)
 from query_service.records import (
     ACTIVE_STATES,
     CountryUsers,
@@ -51,7 +56,9 @@ from query_service.records import (
     StagedCountry,
     SyncState,
     SyncStatus,
+    chunked,
 )
+from query_service.snapshot_store import SnapshotStore
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
@@ -70,11 +77,21 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+__all__ = [
+    "FAILABLE",
+    "SUPERSEDABLE",
+    "TERMINAL",
+    "MongoReadModel",
+    "ReadModel",
+    "ReadModelReader",
+    "ReadModelUnavailable",
+    "ReadModelWriter",
+]
+
 Document = dict[str, Any]
 
 STAGED_USERS: Final = "staged_users"
 SYNCS: Final = "syncs"
-SNAPSHOT_COUNTRIES: Final = "snapshot_countries"
 SNAPSHOTS: Final = "snapshots"
 POINTERS: Final = "pointers"
 PROJECTOR_STATUS: Final = "projector_status"
@@ -83,106 +100,6 @@ DEAD_LETTERS: Final = "dead_letters"
 SUPERSEDABLE: Final = ACTIVE_STATES
 FAILABLE: Final[tuple[SyncState, ...]] = (*ACTIVE_STATES, "failed", "superseded")
 TERMINAL: Final[tuple[SyncState, ...]] = ("promoted", "failed", "superseded")
-
-
-class ReadModelUnavailable(TransientError):
-    """The database cannot be reached; the same call may succeed later."""
-
-
-class ReadModelReader(Protocol):
-    """What a query replica reads."""
-
-    async def ping(self) -> None:
-        """Return when the database answers; raise ReadModelUnavailable otherwise."""
-
-    async def pointer(self) -> Pointer | None:
-        """The current snapshot, or None before the first promotion."""
-
-    async def snapshot(self, snapshot_id: str) -> Snapshot | None:
-        """A promoted snapshot's bodies, or None when it was deleted."""
-
-    async def country(self, snapshot_id: str, name: str) -> CountryUsers | None:
-        """One country of a snapshot with all its users, or None."""
-
-    async def sync_status(self, *, recent: int) -> SyncStatus:
-        """The current snapshot, the last `recent` sync attempts and dead letters."""
-
-
-class ReadModelWriter(Protocol):
-    """What the projector writes. Every method may be repeated safely."""
-
-    async def prepare(self) -> None:
-        """Create collections and indexes (idempotent)."""
-
-    async def sync(self, sync_id: str) -> SyncRecord | None:
-        """The record of one sync attempt, or None when nothing was seen of it."""
-
-    async def stage_batch(
-        self,
-        sync_id: str,
-        batch_index: int,
-        countries: Mapping[str, Sequence[UserRow]],
-    ) -> None:
-        """Write one batch's users, grouped by country, in one grouped write."""
-
-    async def mark_batch_staged(
-        self, sync_id: str, batch_index: int, *, now: datetime
-    ) -> bool:
-        """Record that a batch is staged; False when the sync is no longer active."""
-
-    async def discard_batch(self, sync_id: str, batch_index: int) -> None:
-        """Delete one staged batch."""
-
-    async def record_completion(
-        self, sync_id: str, completion: Completion, *, now: datetime
-    ) -> bool:
-        """Record sync.completed; False when the sync is no longer active."""
-
-    async def record_failure(
-        self, sync_id: str, failure: Failure, *, now: datetime
-    ) -> bool:
-        """Record sync.failed; False when the sync was already promoted."""
-
-    async def staged_countries(self, sync_id: str) -> list[StagedCountry]:
-        """Every staged (batch, country) of a sync, by batch index then country."""
-
-    async def write_snapshot(
-        self, snapshot: Snapshot, countries: Sequence[CountryUsers]
-    ) -> None:
-        """Write a snapshot's documents; invisible until the pointer moves to it."""
-
-    async def move_pointer(self, snapshot_id: str, order_key: str) -> bool:
-        """Compare-and-set the pointer to a newer snapshot.
-
-        Returns:
-            True when the pointer is at `snapshot_id` afterwards (moved now or
-            before); False when a snapshot with a greater order key is current.
-        """
-
-    async def mark_promoted(self, sync_id: str, *, now: datetime) -> None:
-        """Record that the sync's snapshot became current."""
-
-    async def mark_superseded(
-        self, sync_id: str, reason: str, *, now: datetime
-    ) -> None:
-        """Retire an active sync that will never become current."""
-
-    async def abandon_stale_syncs(self, *, before: datetime, now: datetime) -> int:
-        """Retire active syncs first seen before `before`; return how many."""
-
-    async def discard_snapshot(self, snapshot_id: str) -> None:
-        """Delete a snapshot that never became current."""
-
-    async def collect_garbage(self, *, snapshots_kept: int) -> None:
-        """Delete snapshots beyond the newest `snapshots_kept` (never the current
-        one) and the staged data of every sync that is no longer active."""
-
-    async def record_dead_letter(self, letter: DeadLetter) -> None:
-        """Count a dead-lettered message and remember the latest one."""
-
-
-class ReadModel(ReadModelReader, ReadModelWriter, Protocol):
-    """The whole read model."""
 
 
 P = ParamSpec("P")
@@ -213,7 +130,7 @@ class MongoReadModel:
         self._db = database
         self._staged: AsyncCollection[Document] = database[STAGED_USERS]
         self._syncs: AsyncCollection[Document] = database[SYNCS]
-        self._countries: AsyncCollection[Document] = database[SNAPSHOT_COUNTRIES]
+        self._store = SnapshotStore(database)
         self._snapshots: AsyncCollection[Document] = database[SNAPSHOTS]
         self._pointers: AsyncCollection[Document] = database[POINTERS]
         self._status: AsyncCollection[Document] = database[PROJECTOR_STATUS]
@@ -262,22 +179,30 @@ class MongoReadModel:
         doc = await self._snapshots.find_one({"_id": snapshot_id})
         if doc is None:
             return None
+        bodies = await self._store.bodies(snapshot_id)
+        if bodies is None:
+            return None
         return Snapshot(
             meta=meta_from(doc["meta"]),
             order_key=doc["order_key"],
             countries=summaries_from(doc["countries"]),
-            countries_json=bytes(doc["countries_json"]),
-            countries_gzip=bytes(doc["countries_gzip"]),
+            countries_json=bodies["json"],
+            countries_gzip=bodies["gzip"],
             names_json=bytes(doc["names_json"]),
         )
 
     @_unavailable_on_connection_errors
     async def country(self, snapshot_id: str, name: str) -> CountryUsers | None:
         """One country of a snapshot with all its users, or None."""
-        doc = await self._countries.find_one({"_id": _country_id(snapshot_id, name)})
-        if doc is None:
-            return None
-        return CountryUsers(name=doc["country"], users=tuple(doc["users"]))
+        users = await self._store.country(snapshot_id, name)
+        return None if users is None else CountryUsers(name=name, users=users)
+
+    @_unavailable_on_connection_errors
+    async def country_chunk(
+        self, snapshot_id: str, name: str, chunk: int
+    ) -> tuple[UserRow, ...] | None:
+        """One chunk of a country's users: a page reads only what it shows."""
+        return await self._store.chunk(snapshot_id, name, chunk)
 
     @_unavailable_on_connection_errors
     async def sync_status(self, *, recent: int) -> SyncStatus:
@@ -313,15 +238,14 @@ class MongoReadModel:
         await self._staged.create_index(
             [("sync_id", ASCENDING), ("batch_index", ASCENDING)], name="sync_batch"
         )
+        await self._staged.create_index(
+            [("sync_id", ASCENDING), ("country", ASCENDING)], name="sync_country"
+        )
         await self._syncs.create_index([("first_seen_at", DESCENDING)], name="recent")
         await self._syncs.create_index(
             [("state", ASCENDING), ("first_seen_at", DESCENDING)], name="state_recent"
         )
-        await self._countries.create_index(
-            [("snapshot_id", ASCENDING), ("country", ASCENDING)],
-            name="snapshot_country",
-            unique=True,
-        )
+        await self._store.prepare()
         await self._snapshots.create_index(
             [("order_key", DESCENDING)], name="order_key"
         )
@@ -339,38 +263,45 @@ class MongoReadModel:
         batch_index: int,
         countries: Mapping[str, Sequence[UserRow]],
     ) -> None:
-        """Upsert one document per country of the batch, in one bulk write."""
+        """Upsert one document per country chunk of the batch, in one bulk write."""
         writes = [
             UpdateOne(
-                {"_id": f"{sync_id}/{batch_index}/{country}"},
+                {"_id": f"{sync_id}/{batch_index}/{country}/{part}"},
                 {
                     "$set": StagedDoc(
                         sync_id=sync_id,
                         batch_index=batch_index,
                         country=country,
-                        users=list(users),
+                        part=part,
+                        users=list(chunk),
                     )
                 },
                 upsert=True,
             )
             for country, users in countries.items()
+            for part, chunk in enumerate(chunked(users))
         ]
         if writes:
             await self._staged.bulk_write(writes, ordered=False)
 
     @_unavailable_on_connection_errors
     async def mark_batch_staged(
-        self, sync_id: str, batch_index: int, *, now: datetime
+        self,
+        sync_id: str,
+        batch_index: int,
+        *,
+        now: datetime,
+        batch_count: int | None = None,
     ) -> bool:
         """Add the batch index to the sync's set, creating the sync if new."""
-        return await self._update_if_state(
-            sync_id,
-            ACTIVE_STATES,
-            {
-                "$addToSet": {"staged_batches": batch_index},
-                "$setOnInsert": {"state": "staging", "first_seen_at": now},
-            },
-        )
+        update: Document = {
+            "$addToSet": {"staged_batches": batch_index},
+            "$setOnInsert": {"state": "staging", "first_seen_at": now},
+        }
+        if batch_count is not None:
+            # Nested, like every field set on an existing document (see top).
+            update["$set"] = {"announced": {"batch_count": batch_count}}
+        return await self._update_if_state(sync_id, ACTIVE_STATES, update)
 
     @_unavailable_on_connection_errors
     async def discard_batch(self, sync_id: str, batch_index: int) -> None:
@@ -420,44 +351,58 @@ class MongoReadModel:
         return True
 
     @_unavailable_on_connection_errors
-    async def staged_countries(self, sync_id: str) -> list[StagedCountry]:
+    async def staged_country_names(self, sync_id: str) -> set[str]:
+        """The countries a sync has staged users of (one small field per document)."""
+        cursor = self._staged.find({"sync_id": sync_id}, {"_id": 0, "country": 1})
+        return {doc["country"] async for doc in cursor}
+
+    @_unavailable_on_connection_errors
+    async def write_country(self, snapshot_id: str, country: CountryUsers) -> None:
+        """Upsert one country's chunks."""
+        await self._store.write(snapshot_id, [country], {})
+
+    @_unavailable_on_connection_errors
+    async def staged_countries(
+        self, sync_id: str, *, country: str | None = None
+    ) -> list[StagedCountry]:
         """Every staged (batch, country) of a sync, by batch index then country."""
-        docs = (
-            await self._staged.find({"sync_id": sync_id}, {"_id": 0, "sync_id": 0})
-            .sort([("batch_index", ASCENDING), ("country", ASCENDING)])
-            .to_list()
+        query: Document = {"sync_id": sync_id}
+        if country is not None:
+            query["country"] = country
+        cursor = self._staged.find(query, {"_id": 0, "sync_id": 0}).sort(
+            [("batch_index", ASCENDING), ("country", ASCENDING), ("part", ASCENDING)]
         )
+        # One document at a time, each user re-made with shared keys and
+        # gender strings: decoded documents repeat them per user, which for
+        # 100,000 users costs tens of MB at the projector's peak.
         return [
             StagedCountry(
                 batch_index=doc["batch_index"],
                 country=doc["country"],
-                users=tuple(doc["users"]),
+                users=tuple(
+                    {
+                        "name": user["name"],
+                        "gender": sys.intern(user["gender"]),
+                        "email": user["email"],
+                    }
+                    for user in doc["users"]
+                ),
             )
-            for doc in docs
+            async for doc in cursor
         ]
 
     @_unavailable_on_connection_errors
     async def write_snapshot(
         self, snapshot: Snapshot, countries: Sequence[CountryUsers]
     ) -> None:
-        """Upsert the country documents, then the snapshot document."""
+        """Write the country chunks and the bodies, then the snapshot document."""
         snapshot_id = snapshot.meta.id
-        writes = [
-            UpdateOne(
-                {"_id": _country_id(snapshot_id, country.name)},
-                {
-                    "$set": CountryDoc(
-                        snapshot_id=snapshot_id,
-                        country=country.name,
-                        users=list(country.users),
-                    )
-                },
-                upsert=True,
-            )
-            for country in countries
-        ]
-        if writes:
-            await self._countries.bulk_write(writes, ordered=False)
+        await self._store.write(
+            snapshot_id,
+            countries,
+            {"json": snapshot.countries_json, "gzip": snapshot.countries_gzip},
+        )
+        # Last: a reader that finds the snapshot document finds all its parts.
         await self._snapshots.update_one(
             {"_id": snapshot_id},
             {"$set": snapshot_doc(snapshot)},
@@ -519,7 +464,7 @@ class MongoReadModel:
     async def discard_snapshot(self, snapshot_id: str) -> None:
         """Delete a snapshot that never became current."""
         await self._snapshots.delete_one({"_id": snapshot_id})
-        await self._countries.delete_many({"snapshot_id": snapshot_id})
+        await self._store.delete([snapshot_id])
 
     @_unavailable_on_connection_errors
     async def collect_garbage(self, *, snapshots_kept: int) -> None:
@@ -537,7 +482,7 @@ class MongoReadModel:
             # The snapshot document first: a reader that still finds it also
             # finds its countries.
             await self._snapshots.delete_many({"_id": {"$in": old}})
-            await self._countries.delete_many({"snapshot_id": {"$in": old}})
+            await self._store.delete(old)
         finished = await self._syncs.find(
             {"state": {"$in": list(TERMINAL)}, "staged_cleared": {"$ne": True}},
             {"_id": 1},
@@ -551,6 +496,30 @@ class MongoReadModel:
         logger.debug("deleted %d snapshots, cleared %d syncs", len(old), len(done))
 
     @_unavailable_on_connection_errors
+    async def prune_syncs(self, *, before: datetime) -> int:
+        """Delete finished sync records first seen before `before`."""
+        keep = await self._syncs.find_one(
+            {"state": "promoted"},
+            {"_id": 1},
+            sort=[("first_seen_at", DESCENDING), ("_id", DESCENDING)],
+        )
+        query: Document = {
+            "state": {"$in": list(TERMINAL)},
+            "first_seen_at": {"$lt": before},
+        }
+        if keep is not None:
+            query["_id"] = {"$ne": keep["_id"]}
+        old = [
+            doc["_id"] for doc in await self._syncs.find(query, {"_id": 1}).to_list()
+        ]
+        if not old:
+            return 0
+        # Staged data first: a record is never gone while its data remains.
+        await self._staged.delete_many({"sync_id": {"$in": old}})
+        result = await self._syncs.delete_many({"_id": {"$in": old}})
+        return result.deleted_count
+
+    @_unavailable_on_connection_errors
     async def record_dead_letter(self, letter: DeadLetter) -> None:
         """Count a dead-lettered message and remember the latest one."""
         await self._status.update_one(
@@ -558,9 +527,3 @@ class MongoReadModel:
             {"$inc": {"count": 1}, "$set": {"last": dead_letter_doc(letter)}},
             upsert=True,
         )
-
-
-def _country_id(snapshot_id: str, name: str) -> str:
-    # "/" never occurs in a sync id (contracts.base.Identifier), so the key
-    # is unambiguous whatever the country name holds.
-    return f"{snapshot_id}/{name}"

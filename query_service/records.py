@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal, TypedDict
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import datetime
 
 SyncState = Literal["staging", "completed", "promoted", "failed", "superseded"]
@@ -15,6 +16,24 @@ missing; `promoted`: its snapshot became current; `failed`: sync.failed seen;
 
 ACTIVE_STATES: Final[tuple[SyncState, ...]] = ("staging", "completed")
 """States in which a sync still accepts batches and its completion."""
+
+MAX_DOCUMENT_BYTES: Final = 1_000_000
+"""The most any document of the read model holds (MongoDB refuses 16 MB)."""
+
+MAX_ROW_BYTES: Final = 4 * (256 + 320 + 6) + 64
+"""A stored user at the contract's maxima (contracts.users: name 256, e-mail 320
+characters), four UTF-8 bytes each, plus BSON keys and framing."""
+
+CHUNK_USERS: Final = (MAX_DOCUMENT_BYTES - 4_096) // MAX_ROW_BYTES
+"""Users per stored chunk: even at the maxima a chunk stays under 1 MB."""
+
+
+def chunked(users: Sequence[UserRow]) -> list[Sequence[UserRow]]:
+    """`users` in consecutive chunks of at most CHUNK_USERS; one empty chunk for none."""
+    return [
+        users[start : start + CHUNK_USERS]
+        for start in range(0, max(1, len(users)), CHUNK_USERS)
+    ]
 
 
 class UserRow(TypedDict):
@@ -120,6 +139,8 @@ class SyncRecord:
     state: SyncState
     first_seen_at: datetime
     staged_batches: frozenset[int] = frozenset()
+    announced_batches: int | None = None
+    """The batch count the sync's batches carry: its progress before completion."""
     completion: Completion | None = None
     failure: Failure | None = None
     promoted_at: datetime | None = None

@@ -114,16 +114,22 @@ async def country_users(request: web.Request) -> web.Response:
     headers = _validators(request.app, served)
     if _matches(request, served):
         return web.Response(status=304, headers=headers)
-    country = await served.country(name)
-    if country is None:
+    start = (query.page - 1) * query.size
+    users = await served.users(name, start, start + query.size)
+    if users is None:
         raise Problem(
             503,
             "Snapshot replaced",
             f"snapshot {served.meta.id} was replaced while it was read; retry",
             headers={"Retry-After": "1"},
         )
-    body = views.country_page_body(
-        served.meta, country, page=query.page, size=query.size
+    body = views.page_body(
+        served.meta,
+        name,
+        served.totals[name],
+        users,
+        page=query.page,
+        size=query.size,
     )
     headers["Content-Type"] = JSON
     return web.Response(body=orjson.dumps(body), headers=headers)

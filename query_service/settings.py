@@ -73,6 +73,14 @@ class ProjectorSettings(MongoSettings):
             "and its staged data deleted."
         ),
     )
+    sync_retention_days: PositiveFloat = Field(
+        default=30.0,
+        le=3650,
+        description=(
+            "Records of finished syncs older than this are deleted (the newest "
+            "promoted one is kept), so months of hourly syncs stay bounded."
+        ),
+    )
     gzip_level: int = Field(
         default=6,
         ge=1,

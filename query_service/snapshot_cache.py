@@ -16,12 +16,18 @@ import time
 from typing import TYPE_CHECKING, Final
 
 from query_service.read_model import ReadModelUnavailable
+from query_service.records import CHUNK_USERS
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from query_service.read_model import ReadModelReader
-    from query_service.records import CountryUsers, Snapshot, SnapshotMeta
+    from query_service.records import (
+        CountryUsers,
+        Snapshot,
+        SnapshotMeta,
+        UserRow,
+    )
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +42,14 @@ class ServedSnapshot:
         self.snapshot = snapshot
         self.etag = f'W/"{snapshot.meta.id}"'
         self.names = frozenset(c.name for c in snapshot.countries)
+        self.totals = {c.name: c.user_count for c in snapshot.countries}
         self._read_model = read_model
         self._countries: dict[str, CountryUsers] = {}
         self._loading: dict[str, asyncio.Task[CountryUsers | None]] = {}
+        self._chunks: dict[tuple[str, int], tuple[UserRow, ...]] = {}
+        self._loading_chunks: dict[
+            tuple[str, int], asyncio.Task[tuple[UserRow, ...] | None]
+        ] = {}
 
     @property
     def meta(self) -> SnapshotMeta:
@@ -76,10 +87,65 @@ class ServedSnapshot:
         if (country := task.result()) is not None:
             self._countries[name] = country
 
+    async def users(
+        self, name: str, start: int, stop: int
+    ) -> tuple[UserRow, ...] | None:
+        """Users `start` to `stop` of a country, reading only their chunks.
+
+        A page of a 100,000-user country reads one or two chunks of
+        CHUNK_USERS, each once per snapshot (single-flight), never the country.
+        Returns None for an unknown country, or when the snapshot was deleted
+        meanwhile.
+
+        Raises:
+            ReadModelUnavailable: a chunk is not in memory and the database
+                cannot be reached.
+        """
+        total = self.totals.get(name)
+        if total is None:
+            return None
+        stop = min(stop, total)
+        if start >= stop:
+            return ()
+        first, last = start // CHUNK_USERS, (stop - 1) // CHUNK_USERS
+        rows: list[UserRow] = []
+        for index in range(first, last + 1):
+            chunk = await self._chunk(name, index)
+            if chunk is None:
+                return None
+            rows.extend(chunk)
+        offset = first * CHUNK_USERS
+        return tuple(rows[start - offset : stop - offset])
+
+    async def _chunk(self, name: str, index: int) -> tuple[UserRow, ...] | None:
+        key = (name, index)
+        if (cached := self._chunks.get(key)) is not None:
+            return cached
+        task = self._loading_chunks.get(key)
+        if task is None:
+            task = asyncio.create_task(
+                self._read_model.country_chunk(self.meta.id, name, index)
+            )
+            task.add_done_callback(functools.partial(self._chunk_loaded, key))
+            self._loading_chunks[key] = task
+        # Shielded: a client that goes away must not cancel the shared read.
+        return await asyncio.shield(task)
+
+    def _chunk_loaded(
+        self, key: tuple[str, int], task: asyncio.Task[tuple[UserRow, ...] | None]
+    ) -> None:
+        self._loading_chunks.pop(key, None)
+        if task.cancelled() or task.exception() is not None:
+            return
+        if (chunk := task.result()) is not None:
+            self._chunks[key] = chunk
+
     def cancel_loads(self) -> None:
         """Cancel the reads still in flight (on shutdown)."""
         for task in self._loading.values():
             task.cancel()
+        for chunk_task in self._loading_chunks.values():
+            chunk_task.cancel()
 
 
 class SnapshotCache:

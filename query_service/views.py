@@ -172,15 +172,34 @@ def country_page_body(
     meta: SnapshotMeta, country: CountryUsers, *, page: int, size: int
 ) -> CountryPageBody:
     """One page of a country's users; a page past the end is empty."""
-    total = len(country.users)
     start = (page - 1) * size
+    return page_body(
+        meta,
+        country.name,
+        len(country.users),
+        country.users[start : start + size],
+        page=page,
+        size=size,
+    )
+
+
+def page_body(
+    meta: SnapshotMeta,
+    name: str,
+    total: int,
+    users: Sequence[UserRow],
+    *,
+    page: int,
+    size: int,
+) -> CountryPageBody:
+    """One page of a country of `total` users, given the page's `users`."""
     return {
-        "country": country.name,
+        "country": name,
         "page": page,
         "size": size,
         "total": total,
         "pages": -(-total // size),
-        "users": country.users[start : start + size],
+        "users": tuple(users),
         "snapshot": snapshot_body(meta),
     }
 
@@ -201,7 +220,11 @@ def sync_body(record: SyncRecord) -> SyncBody:
         "state": record.state,
         "first_seen_at": record.first_seen_at,
         "batches_staged": len(record.staged_batches),
-        "batch_count": completion.batch_count if completion else None,
+        # Before sync.completed, the count its batches announced: with
+        # `batches_staged`, the progress of a running sync.
+        "batch_count": (
+            completion.batch_count if completion else record.announced_batches
+        ),
         "user_count": completion.user_count if completion else None,
         "dropped_count": completion.dropped_count if completion else None,
         "dropped_reasons": dict(completion.dropped_reasons) if completion else {},

@@ -85,7 +85,12 @@ async def run(
         await declare_projector_queue(
             channel, topology, delivery_limit=settings.amqp_delivery_limit
         )
-        service = SyncService(randomuser, publisher)
+        service = SyncService(
+            randomuser,
+            publisher,
+            deadline_seconds=settings.sync_deadline_seconds,
+            max_results=settings.sync_max_results,
+        )
         await stack.enter_async_context(
             serve_health(readiness, settings.health_host, settings.health_port)
         )

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import aiohttp
 
 from contracts.base import utc_now
+from sync_worker.attempts import (
+    PARSE_OFF_LOOP_BYTES,
+    AttemptFailed,
+    failure_reason,
+    is_retryable,
+    max_body_bytes,
+    read_body,
+)
 from sync_worker.pacing import RetryPolicy, UpstreamBudget
 from sync_worker.upstream import UpstreamError, parse_response
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import AsyncGenerator, Awaitable, Callable
     from datetime import datetime
 
     from sync_worker.settings import SyncWorkerSettings
@@ -30,33 +40,11 @@ INCLUDED_FIELDS: Final = "gender,name,location,email,login,nat"
 """Only what validation reads: halves the body. `id` stays out, which also
 avoids the request shapes that make upstream hang (RANDOMUSER-API.md 5.4)."""
 
-MAX_BODY_BYTES: Final = 64 * 1024 * 1024
-"""5,000 users with every field are about 5.4 MB; anything far larger is hostile."""
-
 RATE_LIMIT_BACKOFF_FACTOR: Final = 30
 """After a 429 the backoff base is this many times longer: upstream counts users
 over a fixed 5-minute window, so retrying within seconds only gets refused again."""
 
 USER_AGENT: Final = "randomuser-connector-sync-worker/0.1 (+https://randomuser.me)"
-
-_SUMMARIES: Final[dict[str, str]] = {
-    "rate_limited": "rate-limited by Randomuser",
-    "not_found": "Randomuser URL not found",
-    "blocked": "blocked by Randomuser's CDN",
-    "http_error": "Randomuser answered with an HTTP error",
-    "empty_body": "Randomuser sent an empty body",
-    "html": "Randomuser sent an HTML page instead of JSON",
-    "not_json": "Randomuser sent invalid JSON",
-    "truncated": "Randomuser sent a truncated body",
-    "error_object": "Randomuser reported an error",
-    "bad_shape": "Randomuser sent an unexpected JSON shape",
-    "placeholder": "Randomuser sent its outage placeholder instead of users",
-    "empty_results": "Randomuser sent no users",
-    "wrong_count": "Randomuser sent the wrong number of users",
-    "timeout": "Randomuser did not answer in time",
-    "connection": "could not reach Randomuser",
-    "too_large": "Randomuser sent an oversized body",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +67,17 @@ class Fetched:
     fetched_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class FetchedPage:
+    """One upstream page of raw users, as it arrived."""
+
+    number: int
+    """1-based page number, in the order `page_sizes` planned."""
+    users: list[Any]
+    attempts: int
+    """Requests this page took."""
+
+
 class FetchFailed(Exception):
     """Upstream could not deliver every page; `reason` says why, for operators."""
 
@@ -89,10 +88,15 @@ class FetchFailed(Exception):
 
 
 class RandomuserClient(Protocol):
-    """Anything that can fetch the raw users of a sync."""
+    """Anything that can fetch the raw users of a sync, page by page."""
 
-    async def fetch(self, request: FetchRequest) -> Fetched:
-        """Fetch every page of `request`.
+    def page_sizes(self, results: int) -> list[int]:
+        """The users each page of a sync of `results` users will ask for."""
+
+    def pages(self, request: FetchRequest) -> AsyncGenerator[FetchedPage, None]:
+        """Yield every page of `request` in page order, as soon as it is in.
+
+        Close the iterator (`contextlib.aclosing`) to cancel pages in flight.
 
         Raises:
             FetchFailed: a page could not be fetched within the allowed attempts.
@@ -110,14 +114,6 @@ def page_sizes(results: int, per_request: int = MAX_USERS_PER_REQUEST) -> list[i
     return [per_request] * full + ([rest] if rest else [])
 
 
-class _AttemptFailed(Exception):
-    def __init__(self, kind: str, detail: str, *, retryable: bool = True) -> None:
-        super().__init__(f"{kind}: {detail}")
-        self.kind = kind
-        self.detail = detail
-        self.retryable = retryable
-
-
 class HttpRandomuserClient:
     """Fetches users over HTTP from Randomuser (or anything that speaks like it)."""
 
@@ -130,8 +126,10 @@ class HttpRandomuserClient:
         retry: RetryPolicy,
         budget: UpstreamBudget,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        concurrency: int = 3,
     ) -> None:
         self._session = session
+        self._concurrency = concurrency
         self.url = url
         self._timeout = timeout
         self.retry = retry
@@ -158,29 +156,79 @@ class HttpRandomuserClient:
             budget=UpstreamBudget(
                 settings.upstream_users_per_window, settings.upstream_window_seconds
             ),
+            concurrency=settings.fetch_concurrency,
         )
 
+    def page_sizes(self, results: int) -> list[int]:
+        """The users each page asks for: at most 5,000, and within the budget."""
+        return page_sizes(results, self._per_request)
+
+    async def pages(self, request: FetchRequest) -> AsyncGenerator[FetchedPage, None]:
+        """Yield every page in page order, fetching up to `concurrency` at once.
+
+        At most `concurrency` pages are held (in flight or waiting to be
+        yielded), so memory does not grow with the size of the sync. Each
+        request still reserves its users in the budget first.
+
+        Raises:
+            FetchFailed: a page failed `max_attempts` times, or in a way that
+                retrying cannot fix; the pages in flight are cancelled.
+        """
+        sizes = self.page_sizes(request.results)
+        planned = iter(enumerate(sizes, start=1))
+        window: deque[tuple[int, asyncio.Task[tuple[list[Any], int]]]] = deque()
+        attempts = 0
+        try:
+            while True:
+                while len(window) < self._concurrency:
+                    if (step := next(planned, None)) is None:
+                        break
+                    number, size = step
+                    window.append(
+                        (
+                            number,
+                            asyncio.create_task(
+                                self._fetch_page(request, number, size, len(sizes), 0)
+                            ),
+                        )
+                    )
+                if not window:
+                    return
+                number, task = window.popleft()
+                try:
+                    users, page_attempts = await task
+                except FetchFailed as failure:
+                    raise FetchFailed(
+                        failure.reason, attempts + failure.attempts
+                    ) from None
+                attempts += page_attempts
+                yield FetchedPage(number=number, users=users, attempts=page_attempts)
+        finally:
+            for _, pending in window:
+                pending.cancel()
+            await asyncio.gather(*(t for _, t in window), return_exceptions=True)
+
     async def fetch(self, request: FetchRequest) -> Fetched:
-        """Fetch every page of `request`; pages share the seed, so the set is reproducible.
+        """Fetch every page of `request` into memory (small syncs, tools and tests).
+
+        Pages share the seed, so the set is reproducible.
 
         Raises:
             FetchFailed: a page failed `max_attempts` times, or in a way that
                 retrying cannot fix (404, CDN block).
         """
-        sizes = page_sizes(request.results, self._per_request)
         users: list[Any] = []
-        attempts = 0
-        for number, size in enumerate(sizes, start=1):
-            page_users, page_attempts = await self._fetch_page(
-                request, number, size, len(sizes), attempts
-            )
-            attempts += page_attempts
-            users.extend(page_users)
+        attempts = pages = 0
+        async with contextlib.aclosing(self.pages(request)) as stream:
+            async for page in stream:
+                users.extend(page.users)
+                attempts += page.attempts
+                pages += 1
         return Fetched(
             users=users,
             seed=request.seed,
             attempts=attempts,
-            pages=len(sizes),
+            pages=pages,
             fetched_at=utc_now(),
         )
 
@@ -201,12 +249,13 @@ class HttpRandomuserClient:
             started = time.perf_counter()
             try:
                 users = await self._request(params, size, number, request.seed)
-            except _AttemptFailed as failure:
+            except AttemptFailed as failure:
                 history.append(failure.kind)
                 last_attempt = attempt == self.retry.max_attempts
                 if not failure.retryable or last_attempt:
                     raise FetchFailed(
-                        _reason(failure, history, number, pages), before + attempt
+                        failure_reason(failure, history, number, pages),
+                        before + attempt,
                     ) from None
                 pause = self.retry.delay(
                     attempt, rate_limited=failure.kind == "rate_limited"
@@ -243,30 +292,35 @@ class HttpRandomuserClient:
                     self.url, params=params, headers={"User-Agent": USER_AGENT}
                 ) as response,
             ):
-                body = await _read_body(response)
+                body = await read_body(response, max_body_bytes(size))
                 status = response.status
                 content_type = response.headers.get("Content-Type")
         except TimeoutError:
-            raise _AttemptFailed(
+            raise AttemptFailed(
                 "timeout", f"no complete response within {self._timeout:g}s"
             ) from None
         except aiohttp.ClientPayloadError as exc:
-            raise _AttemptFailed("truncated", f"body cut short: {exc}") from None
+            raise AttemptFailed("truncated", f"body cut short: {exc}") from None
         except aiohttp.ClientError as exc:
-            raise _AttemptFailed("connection", f"{type(exc).__name__}: {exc}") from None
+            raise AttemptFailed("connection", f"{type(exc).__name__}: {exc}") from None
         try:
-            page = parse_response(status, content_type, body)
+            if len(body) > PARSE_OFF_LOOP_BYTES:
+                page = await asyncio.to_thread(
+                    parse_response, status, content_type, body
+                )
+            else:
+                page = parse_response(status, content_type, body)
         except UpstreamError as exc:
-            raise _AttemptFailed(
-                exc.kind, exc.detail, retryable=_retryable(exc)
+            raise AttemptFailed(
+                exc.kind, exc.detail, retryable=is_retryable(exc)
             ) from None
         if len(page.users) != size:
-            raise _AttemptFailed(
+            raise AttemptFailed(
                 "wrong_count", f"asked for {size} users, got {len(page.users)}"
             )
         info = page.info
         if info is not None and info.page is not None and info.page != number:
-            raise _AttemptFailed(
+            raise AttemptFailed(
                 "bad_shape", f"asked for page {number}, got page {info.page}"
             )
         if (
@@ -274,43 +328,5 @@ class HttpRandomuserClient:
             and info.seed is not None
             and not info.seed.startswith(seed)
         ):
-            raise _AttemptFailed("bad_shape", "the response is for another seed")
+            raise AttemptFailed("bad_shape", "the response is for another seed")
         return page.users
-
-
-async def _read_body(response: aiohttp.ClientResponse) -> bytes:
-    if (response.content_length or 0) > MAX_BODY_BYTES:
-        raise _AttemptFailed(
-            "too_large", f"{response.content_length} bytes announced", retryable=False
-        )
-    body = bytearray()
-    async for chunk in response.content.iter_chunked(1 << 16):
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise _AttemptFailed(
-                "too_large", f"over {MAX_BODY_BYTES} bytes", retryable=False
-            )
-    return bytes(body)
-
-
-def _retryable(error: UpstreamError) -> bool:
-    if error.kind in ("not_found", "blocked"):
-        # A wrong URL or a CDN block of this address does not heal in seconds.
-        return False
-    if error.status is not None and 400 <= error.status < 500:
-        # The request itself is refused; asking again changes nothing.
-        return error.kind == "rate_limited" or error.status in (408, 425)
-    return True
-
-
-def _reason(
-    failure: _AttemptFailed, history: list[str], number: int, pages: int
-) -> str:
-    summary = _SUMMARIES.get(failure.kind, failure.kind)
-    tries = len(history)
-    where = f"page {number} of {pages}" if pages > 1 else "the request"
-    text = (
-        f"{summary}: gave up on {where} after {tries} attempt"
-        f"{'s' if tries != 1 else ''} ({', '.join(history)}); last: {failure.detail}"
-    )
-    return text[:2000]

@@ -22,7 +22,7 @@ import contextlib
 import logging
 import math
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import aio_pika
 from aio_pika.exceptions import AMQPError
@@ -39,6 +39,9 @@ if TYPE_CHECKING:
     from contracts.commands import Nationality
 
 logger = logging.getLogger(__name__)
+
+LOCK_TIMEOUT_SECONDS: Final = 10.0
+"""Bound of each broker call of the scheduler lock (connect, declare, close)."""
 
 
 def slot_of(now: float, interval: int) -> int:
@@ -104,7 +107,9 @@ class Scheduler:
             try:
                 await self.lead(lock, stop)
             finally:
-                await lock.close()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(LOCK_TIMEOUT_SECONDS):
+                        await lock.close()
 
     async def _acquire(self) -> AbstractConnection | None:
         # A plain (not robust) connection of its own: the lock lives exactly
@@ -114,14 +119,17 @@ class Scheduler:
             connection = await aio_pika.connect(
                 self._amqp_url,
                 client_properties={"connection_name": self._connection_name},
-                timeout=10,
+                timeout=LOCK_TIMEOUT_SECONDS,
             )
         except (OSError, TimeoutError, AMQPError) as exc:
             logger.warning("scheduler cannot reach RabbitMQ: %s", exc)
             return None
         try:
-            channel = await connection.channel()
-            await channel.declare_queue(self._lock_queue, exclusive=True)
+            # Every network await is bounded: a half-open connection must
+            # not keep this worker from competing again.
+            async with asyncio.timeout(LOCK_TIMEOUT_SECONDS):
+                channel = await connection.channel()
+                await channel.declare_queue(self._lock_queue, exclusive=True)
         except ChannelLockedResource:
             await connection.close()
             return None

@@ -16,7 +16,7 @@ from pydantic import (
 from pydantic_settings import NoDecode
 
 from common.settings import BaseServiceSettings
-from contracts.commands import MAX_SYNC_RESULTS, Nationality
+from contracts.commands import DEFAULT_SYNC_MAX_RESULTS, MAX_SYNC_RESULTS, Nationality
 
 _VERSION_SEGMENT: Final = re.compile(r"/\d+(\.\d+)+/?$")
 
@@ -41,6 +41,20 @@ class SyncWorkerSettings(BaseServiceSettings):
         ge=0,
         le=7 * 24 * 3600,
         description="Period of scheduled syncs, aligned to multiples of it; 0 disables.",
+    )
+    sync_max_results: int = Field(
+        default=DEFAULT_SYNC_MAX_RESULTS,
+        ge=1,
+        le=MAX_SYNC_RESULTS,
+        description="Largest sync this worker runs; larger commands fail with a reason.",
+    )
+    sync_deadline_seconds: PositiveFloat = Field(
+        default=1500.0,
+        le=1740,
+        description=(
+            "A sync that has not finished by then fails (SyncFailed); below "
+            "RabbitMQ's consumer timeout (30 minutes by default)."
+        ),
     )
     sync_results: int = Field(
         default=5000,
@@ -72,6 +86,12 @@ class SyncWorkerSettings(BaseServiceSettings):
             "after a 429 the base is 30 times longer."
         ),
     )
+    fetch_concurrency: int = Field(
+        default=3,
+        ge=1,
+        le=4,
+        description="Upstream pages fetched at once (each within the budget).",
+    )
     upstream_users_per_window: PositiveInt = Field(
         default=20_000,
         le=1_000_000,
@@ -93,6 +113,24 @@ class SyncWorkerSettings(BaseServiceSettings):
             codes = [code.strip().upper() for code in value.split(",")]
             return tuple(code for code in codes if code) or None
         return value
+
+    @model_validator(mode="after")
+    def _largest_sync_fits_its_deadline(self) -> SyncWorkerSettings:
+        # Pacing spreads a sync over as many budget windows as it needs; the
+        # windows it must wait for have to end before the sync's deadline.
+        waits = -(-self.sync_max_results // self.upstream_users_per_window) - 1
+        if waits * self.upstream_window_seconds >= self.sync_deadline_seconds:
+            msg = (
+                f"SYNC_MAX_RESULTS {self.sync_max_results} needs {waits} more "
+                f"budget windows of {self.upstream_window_seconds:g}s "
+                f"(UPSTREAM_USERS_PER_WINDOW {self.upstream_users_per_window}), "
+                f"more than SYNC_DEADLINE_SECONDS {self.sync_deadline_seconds:g}"
+            )
+            raise ValueError(msg)
+        if self.sync_results > self.sync_max_results:
+            msg = f"SYNC_RESULTS {self.sync_results} exceeds SYNC_MAX_RESULTS"
+            raise ValueError(msg)
+        return self
 
     @model_validator(mode="after")
     def _version_not_twice(self) -> SyncWorkerSettings:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import itertools
 import logging
 import time
-from typing import TYPE_CHECKING, assert_never
+from collections import Counter
+from typing import TYPE_CHECKING, Final, assert_never
 
 from common.consuming import PoisonMessage
 from contracts.base import new_id, utc_now
-from contracts.commands import SyncRequested
+from contracts.commands import MAX_SYNC_RESULTS, SyncRequested
 from contracts.events import (
     MAX_BATCH_USERS,
     SyncCompleted,
@@ -30,6 +34,10 @@ if TYPE_CHECKING:
 
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_DEADLINE_SECONDS: Final = 1500.0
+"""25 minutes: below RabbitMQ's default consumer timeout (30 minutes), after
+which the broker would close the channel and redeliver the command forever."""
 
 
 def make_batches(
@@ -55,12 +63,57 @@ def make_batches(
     ]
 
 
+def batches_per_page(page_size: int, size: int = MAX_BATCH_USERS) -> int:
+    """Batches a page of `page_size` requested users is published as."""
+    return max(1, -(-page_size // size))
+
+
+def page_batches(
+    sync_id: str,
+    users: Sequence[User],
+    *,
+    first_index: int,
+    count: int,
+    batch_count: int,
+    correlation_id: str,
+    causation_id: str | None,
+    size: int = MAX_BATCH_USERS,
+) -> list[UsersFetched]:
+    """One page's users as exactly `count` batches from `first_index` on.
+
+    Each page owns a fixed range of batch indexes, planned from the sizes
+    requested before anything arrived, so `batch_count` is known with the
+    first batch. Users dropped by validation leave the trailing batches
+    of the range smaller, or empty.
+    """
+    return [
+        UsersFetched(
+            sync_id=sync_id,
+            batch_index=first_index + offset,
+            batch_count=batch_count,
+            users=tuple(users[offset * size : (offset + 1) * size]),
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+        )
+        for offset in range(count)
+    ]
+
+
 class SyncService:
     """Runs sync attempts and publishes what happened."""
 
-    def __init__(self, randomuser: RandomuserClient, publisher: Publisher) -> None:
+    def __init__(
+        self,
+        randomuser: RandomuserClient,
+        publisher: Publisher,
+        *,
+        deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
+        max_results: int = MAX_SYNC_RESULTS,
+    ) -> None:
         self._randomuser = randomuser
         self._publisher = publisher
+        self._deadline = deadline_seconds
+        self._max_results = max_results
 
     async def handle(self, message: AnyMessage) -> None:
         """Consumer entry point: run a sync for each `SyncRequested`.
@@ -88,15 +141,19 @@ class SyncService:
     async def run(self, command: SyncRequested) -> SyncCompleted | SyncFailed:
         """Run one sync attempt under a fresh `sync_id` and publish its outcome.
 
-        Publishes either every `UsersFetched` batch followed by `SyncCompleted`,
-        or only `SyncFailed` (upstream failed, or no user passed validation):
-        never batches for a failed attempt. Every event carries the command's
-        correlation id and names the command as its cause.
+        Streams: each upstream page is validated and published as its
+        `UsersFetched` batches as soon as it is in (pages are fetched a few
+        at a time), so memory does not grow with the sync. Ends with
+        `SyncCompleted`, or with `SyncFailed` when upstream failed, no user
+        passed validation or the sync overran its deadline; the projector
+        then discards the batches it staged. Every event carries the
+        command's correlation id and names the command as its cause.
 
         Raises:
-            Exception: whatever the publisher raises (the broker is unreachable
-                or refused a message). The command is then redelivered and runs
-                again as a new attempt; batches of this attempt are never promoted.
+            Exception: whatever the publisher raises (the broker is unreachable,
+                refused a message or did not confirm in time). The command is
+                then redelivered and runs again as a new attempt; batches of
+                this attempt are never promoted.
         """
         sync_id = new_id()
         started_at = utc_now()
@@ -109,48 +166,76 @@ class SyncService:
             seed,
             command.trigger,
         )
-        try:
-            fetched = await self._randomuser.fetch(
-                FetchRequest(
-                    results=command.results,
-                    seed=seed,
-                    nationalities=command.nationalities,
-                )
+        if command.results > self._max_results:
+            reason = (
+                f"the command asks for {command.results} users; this worker's "
+                f"SYNC_MAX_RESULTS is {self._max_results}"
             )
+            return await self._fail(command, sync_id, reason, 1, started_at)
+        sizes = self._randomuser.page_sizes(command.results)
+        firsts = list(
+            itertools.accumulate((batches_per_page(s) for s in sizes), initial=0)
+        )
+        batch_count = firsts[-1]
+        kept = fetched = attempts = 0
+        dropped: Counter[str] = Counter()
+        request = FetchRequest(
+            results=command.results, seed=seed, nationalities=command.nationalities
+        )
+        deadline = asyncio.timeout(self._deadline)
+        try:
+            async with (
+                deadline,
+                contextlib.aclosing(self._randomuser.pages(request)) as pages,
+            ):
+                async for page in pages:
+                    attempts += page.attempts
+                    fetched += len(page.users)
+                    # Validating 5,000 users takes tens of milliseconds.
+                    report = await asyncio.to_thread(validate_users, page.users)
+                    metrics.record_users(len(page.users), report.dropped)
+                    kept += len(report.users)
+                    dropped.update(report.dropped)
+                    index = page.number - 1
+                    for batch in page_batches(
+                        sync_id,
+                        report.users,
+                        first_index=firsts[index],
+                        count=firsts[index + 1] - firsts[index],
+                        batch_count=batch_count,
+                        correlation_id=command.correlation_id,
+                        causation_id=command.message_id,
+                    ):
+                        await self._publisher.publish(batch)
         except FetchFailed as exc:
             return await self._fail(
-                command, sync_id, exc.reason, exc.attempts, started_at
+                command, sync_id, exc.reason, attempts + exc.attempts, started_at
             )
-        report = validate_users(fetched.users)
-        metrics.record_users(len(fetched.users), report.dropped)
-        if not report.users:
+        except TimeoutError:
+            if not deadline.expired():
+                raise
             reason = (
-                f"validation kept none of the {len(fetched.users)} users "
-                f"({_describe(report.dropped)})"
+                f"the sync overran its deadline of {self._deadline:g}s "
+                f"after {fetched} of {command.results} users"
             )
-            return await self._fail(
-                command, sync_id, reason, fetched.attempts, started_at
+            return await self._fail(command, sync_id, reason, attempts, started_at)
+        if not kept:
+            reason = (
+                f"validation kept none of the {fetched} users ({_describe(dropped)})"
             )
-        batches = make_batches(
-            sync_id,
-            report.users,
-            correlation_id=command.correlation_id,
-            causation_id=command.message_id,
-        )
+            return await self._fail(command, sync_id, reason, attempts, started_at)
         # The outcome goes last: the projector promotes a sync only once
         # `sync.completed` is in and every batch it announces is staged.
-        for batch in batches:
-            await self._publisher.publish(batch)
         completed = SyncCompleted(
             sync_id=sync_id,
             command_id=command.command_id,
-            batch_count=len(batches),
-            user_count=len(report.users),
-            dropped_count=report.dropped_count,
-            dropped_reasons=dict(report.dropped),
-            seed=fetched.seed,
+            batch_count=batch_count,
+            user_count=kept,
+            dropped_count=sum(dropped.values()),
+            dropped_reasons=dict(dropped),
+            seed=seed,
             started_at=started_at,
-            fetched_at=fetched.fetched_at,
+            fetched_at=utc_now(),
             correlation_id=command.correlation_id,
             causation_id=command.message_id,
         )
@@ -163,10 +248,8 @@ class SyncService:
             completed.dropped_count,
             time.perf_counter() - clock,
         )
-        if report.dropped:
-            logger.warning(
-                "sync %s dropped users: %s", sync_id, _describe(report.dropped)
-            )
+        if dropped:
+            logger.warning("sync %s dropped users: %s", sync_id, _describe(dropped))
         return completed
 
     async def _fail(

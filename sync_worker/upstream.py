@@ -34,7 +34,11 @@ PLACEHOLDER_SEED: Final = "d3adb33f"
 """Seed of the fixed body served for every URL during the 2026 outage."""
 
 _RATE_LIMIT_TEXT: Final = "ease up there cowboy"
-_TITLE: Final = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_INSPECT_BYTES: Final = 4096
+"""How much of an error page is looked at: its title and Ray ID come early, and
+anything bounded keeps a hostile page (an unterminated tag over megabytes)
+from costing more than microseconds."""
+_ERROR_OBJECT_BYTES: Final = 65_536
 _TAGS: Final = re.compile(r"<[^>]*>")
 _RAY_ID: Final = re.compile(rb"Ray ID:?\s*(?:<[^>]*>\s*)*([0-9a-f]{8,20})", re.I)
 _DETAIL_LIMIT: Final = 200
@@ -178,17 +182,29 @@ def _describe_body(body: bytes) -> str:
 
 
 def _describe_html(body: bytes) -> str:
-    """Name an HTML page by its title and Cloudflare Ray ID, when it has them."""
-    title_match = _TITLE.search(body)
-    title = (
-        _TAGS.sub(" ", title_match.group(1).decode("utf-8", "replace"))
-        if title_match
-        else ""
-    )
+    """Name an HTML page by its title and Cloudflare Ray ID, when it has them.
+
+    Looks at the first `_INSPECT_BYTES` only, with linear scans.
+    """
+    head = body[:_INSPECT_BYTES]
+    title = _TAGS.sub(" ", _title(head).decode("utf-8", "replace"))
     described = f"HTML page {_clean(title)!r}" if title.strip() else "HTML page"
-    if ray := _RAY_ID.search(body):
+    if ray := _RAY_ID.search(head):
         described += f" (Cloudflare Ray ID {ray.group(1).decode('ascii')})"
     return described
+
+
+def _title(head: bytes) -> bytes:
+    """The text between `<title ...>` and `</title>`, or b"" (linear: finds only)."""
+    lowered = head.lower()
+    start = lowered.find(b"<title")
+    if start < 0:
+        return b""
+    open_end = lowered.find(b">", start)
+    if open_end < 0:
+        return b""
+    close = lowered.find(b"</title>", open_end)
+    return head[open_end + 1 : close] if close >= 0 else b""
 
 
 def _error_text(body: bytes) -> str:
@@ -199,6 +215,10 @@ def _error_text(body: bytes) -> str:
 
 def _error_object(body: bytes) -> str | None:
     """The cleaned `error` text when `body` is a JSON `{"error": ...}` object."""
+    if len(body) > _ERROR_OBJECT_BYTES:
+        # Upstream's error objects are one short sentence; a large body on an
+        # error status is not one, and parsing it would only cost time.
+        return None
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -214,6 +234,8 @@ def _snippet(body: bytes) -> str:
 
 def _clean(text: str) -> str:
     """Make untrusted text safe for a log line or a failure reason: printable, short."""
+    # Cut first: the work below is per character, and the text may be megabytes.
+    text = text[: _DETAIL_LIMIT * 4]
     printable = "".join(
         char if unicodedata.category(char)[0] != "C" else " " for char in text
     )

@@ -18,6 +18,7 @@ from query_service.memory import InMemoryReadModel
 from query_service.projection import ProjectionConfig, projection_handler
 from query_service.read_model import MongoReadModel, ReadModel, ReadModelUnavailable
 from query_service.records import (
+    CHUNK_USERS,
     Completion,
     CountrySummary,
     CountryUsers,
@@ -358,6 +359,55 @@ class TestReadModelContract:
 
         assert await read_model.snapshot("s1") is None
         assert await read_model.country("s1", "Norway") is None
+
+    async def test_a_large_country_is_read_back_whole_and_by_chunk(
+        self, read_model: ReadModel
+    ) -> None:
+        users = rows(2 * CHUNK_USERS + 5)
+        await read_model.write_snapshot(
+            snapshot("s1", "k1"), [CountryUsers("Norway", users)]
+        )
+
+        whole = await read_model.country("s1", "Norway")
+        assert whole == CountryUsers("Norway", users)
+        assert await read_model.country_chunk("s1", "Norway", 0) == users[:CHUNK_USERS]
+        assert await read_model.country_chunk("s1", "Norway", 2) == users[-5:]
+        assert await read_model.country_chunk("s1", "Norway", 3) is None
+        assert await read_model.country_chunk("s1", "Atlantis", 0) is None
+
+    async def test_a_staged_batch_records_the_announced_batch_count(
+        self, read_model: ReadModel
+    ) -> None:
+        await read_model.mark_batch_staged("s1", 0, now=T0, batch_count=7)
+        await read_model.mark_batch_staged("s1", 3, now=T0, batch_count=7)
+
+        record = await read_model.sync("s1")
+
+        assert record is not None
+        assert record.announced_batches == 7
+        assert record.staged_batches == frozenset({0, 3})
+
+    async def test_old_finished_syncs_are_pruned_but_the_newest_success_stays(
+        self, read_model: ReadModel
+    ) -> None:
+        day = timedelta(days=1)
+        await read_model.record_completion("promoted", completion(), now=T0)
+        await read_model.mark_promoted("promoted", now=T0)
+        await read_model.record_failure("failed", Failure("x", 1, T0), now=T0)
+        await read_model.stage_batch("gone", 0, {"Norway": rows(1)})
+        await read_model.mark_batch_staged("gone", 0, now=T0)
+        await read_model.record_failure("gone", Failure("x", 1, T0), now=T0)
+        await read_model.mark_batch_staged("active", 0, now=T0)
+        await read_model.record_failure("recent", Failure("x", 1, T0), now=T0 + day)
+
+        pruned = await read_model.prune_syncs(before=T0 + day / 2)
+
+        assert pruned == 2
+        assert await read_model.sync("failed") is None
+        assert await read_model.sync("gone") is None
+        assert await read_model.staged_countries("gone") == []
+        for kept in ("promoted", "active", "recent"):
+            assert await read_model.sync(kept) is not None
 
     async def test_dead_letters_are_counted_and_the_latest_kept(
         self, read_model: ReadModel

@@ -201,7 +201,7 @@ async def test_a_sync_requested_becomes_batches_then_sync_completed(
     assert elapsed < 5, f"5,000 users took {elapsed:.2f}s from command to completed"
 
 
-async def test_a_20000_user_sync_from_the_simulator_arrives_in_10_batches(
+async def test_a_20000_user_sync_from_the_simulator_arrives_in_4_pages_of_3_batches(
     amqp_url, topology, connection, sim_url
 ):
     events = await record(connection, topology.events_exchange, "#")
@@ -223,7 +223,9 @@ async def test_a_20000_user_sync_from_the_simulator_arrives_in_10_batches(
     batches = events.of_type(UsersFetched)
     assert completed.user_count == 20_000
     assert completed.dropped_count == 0
-    assert sorted(batch.batch_index for batch in batches) == list(range(10))
+    # Each 5,000-user page owns 3 batch indexes (2,000 + 2,000 + 1,000 users).
+    assert sorted(batch.batch_index for batch in batches) == list(range(12))
+    assert {batch.batch_count for batch in batches} == {12}
     # Pages of one seed are distinct sets of people.
     uuids = {user.uuid for batch in batches for user in batch.users}
     assert len(uuids) == 20_000

@@ -258,3 +258,14 @@ def test_dlq_replay_reports_every_message():
         "left m2: its x-death header names no exchange to replay to",
         "1 replayed, 1 left in the queue",
     ]
+
+
+def test_sync_max_results_from_the_environment_raises_the_bound(monkeypatch, capsys):
+    monkeypatch.setenv("SYNC_MAX_RESULTS", "100")
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["sync", "--results", "101"])
+
+    assert exit_.value.code == 2
+    assert "exceeds SYNC_MAX_RESULTS (100)" in capsys.readouterr().err
+    assert parse("sync", "--results", "1000000").results == 1_000_000

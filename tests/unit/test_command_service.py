@@ -287,3 +287,29 @@ def test_keys_expire_after_the_window_and_beyond_the_capacity() -> None:
     # "a" was the oldest of three with room for two: forgotten; after the window all are.
     assert asyncio.run(scenario()) == [False, True, False, False, False, False]
     assert len(keys) == 1
+
+
+@pytest.mark.parametrize(
+    ("max_results", "results", "status"),
+    [(20_000, 20_000, 202), (20_000, 20_001, 422), (1_000_000, 1_000_000, 202)],
+)
+async def test_results_are_bounded_by_sync_max_results(
+    aiohttp_client, publisher, max_results, results, status
+) -> None:
+    settings = CommandSettings(
+        _env_file=None, command_token=TOKEN, sync_max_results=max_results
+    )
+    client = await aiohttp_client(create_app(settings, publisher=publisher))
+
+    response = await client.post(
+        "/commands/sync", json={"results": results}, headers=AUTH
+    )
+
+    assert response.status == status
+    if status == 422:
+        assert "SYNC_MAX_RESULTS" in (await response.json())["detail"]
+        assert publisher.published == []
+    else:
+        [command] = publisher.published
+        assert isinstance(command, SyncRequested)
+        assert command.results == results

@@ -15,10 +15,12 @@ from common.consuming import PoisonMessage, TransientError
 from contracts.commands import SyncRequested
 from contracts.events import SyncCompleted, SyncFailed, UsersFetched
 from contracts.users import User
+from query_service import views
 from query_service.memory import InMemoryReadModel
 from query_service.projection import (
     ProjectionConfig,
     build_countries,
+    build_snapshot,
     order_key,
     projection_handler,
 )
@@ -412,3 +414,90 @@ def test_batches_beyond_the_announced_count_are_left_out():
     countries = build_countries(staged, batch_count=2)
 
     assert [(c.name, len(c.users)) for c in countries] == [("X", 2)]
+
+
+async def test_months_of_hourly_syncs_keep_the_read_model_bounded(model, clock):
+    handle = projection_handler(
+        model,
+        ProjectionConfig(
+            snapshots_kept=2, sync_retention=timedelta(days=7), clock=clock
+        ),
+    )
+    hours = 24 * 60
+    for hour in range(hours):
+        clock.now = T0 + timedelta(hours=hour)
+        sync_id = f"s{hour:05d}"
+        if hour % 5 == 4:
+            await handle(SyncFailed(sync_id=sync_id, reason="upstream 500", attempts=1))
+            continue
+        batches, completed = sync_events(
+            sync_id, PEOPLE[:3], batch_size=2, fetched_at=clock.now
+        )
+        for batch in batches:
+            await handle(batch)
+        await handle(completed)
+
+    status = await model.sync_status(recent=10_000)
+    # A week of records (hourly, one extra at the boundary), two snapshots.
+    assert len(status.recent) <= 7 * 24 + 1
+    assert min(r.first_seen_at for r in status.recent) >= clock.now - timedelta(days=7)
+    assert status.current is not None
+    assert status.current.id == f"s{hours - 2:05d}"
+    assert await model.snapshot(f"s{hours - 3:05d}") is not None
+    assert await model.snapshot(f"s{hours - 4:05d}") is None
+    assert await model.staged_countries(f"s{hours - 2:05d}") == []
+
+
+async def test_retention_keeps_the_newest_promoted_sync_however_old(model, clock):
+    handle = projection_handler(
+        model,
+        ProjectionConfig(sync_retention=timedelta(days=1), clock=clock),
+    )
+    batches, completed = sync_events("old", PEOPLE, batch_size=5)
+    for batch in batches:
+        await handle(batch)
+    await handle(completed)
+    for day in range(1, 5):
+        clock.now = T0 + timedelta(days=day)
+        await handle(SyncFailed(sync_id=f"f{day}", reason="down", attempts=1))
+
+    status = await model.sync_status(recent=100)
+
+    assert status.last_success is not None
+    assert status.last_success.sync_id == "old"
+    assert {r.sync_id for r in status.recent} == {"old", "f3", "f4"}
+
+
+async def test_a_running_sync_shows_its_progress_in_batches(model, handle):
+    batches, _ = sync_events("running", PEOPLE, batch_size=2)
+    for batch in batches[:2]:
+        await handle(batch)
+
+    [record] = (await model.sync_status(recent=5)).recent
+    body = views.sync_body(record)
+
+    assert (body["state"], body["batches_staged"], body["batch_count"]) == (
+        "staging",
+        2,
+        5,
+    )
+
+
+def test_a_body_assembled_country_by_country_is_the_whole_body_byte_for_byte():
+    countries = build_countries(
+        [
+            StagedCountry(
+                0, "Norway", ({"name": "Ola", "gender": "male", "email": "o@x"},)
+            ),
+            StagedCountry(
+                0, "Chile", ({"name": "Ana", "gender": "female", "email": "a@x"},)
+            ),
+        ],
+        batch_count=1,
+    )
+
+    snapshot = build_snapshot("s1", T0, countries, order_key="k", gzip_level=1)
+
+    assert snapshot.countries_json == orjson.dumps(
+        views.countries_body(snapshot.meta, countries)
+    )

@@ -13,6 +13,7 @@ from contracts.users import User
 from query_service.app import create_app
 from query_service.memory import InMemoryReadModel
 from query_service.projection import ProjectionConfig, projection_handler
+from query_service.records import CHUNK_USERS
 from query_service.routes import accepts_gzip
 from query_service.settings import QuerySettings
 from tests.support.eventually import eventually
@@ -239,7 +240,8 @@ async def test_the_hot_path_does_not_touch_the_read_model(client, model):
         await client.get("/queries/countries/names")
         await client.get("/queries/countries/Norway/users")
 
-    assert model.calls - before == {"country": 1}
+    # The page's one chunk, read once.
+    assert model.calls - before == {"country_chunk": 1}
 
 
 async def test_a_new_snapshot_is_served_after_the_poll_interval(aiohttp_client, model):
@@ -356,3 +358,28 @@ async def test_head_answers_headers_without_a_body(client):
 )
 def test_accept_encoding_is_negotiated_per_rfc_9110(header, accepted):
     assert accepts_gzip(header) is accepted
+
+
+async def test_a_page_of_a_large_country_reads_only_the_chunks_it_shows(
+    aiohttp_client, model
+):
+    users = [
+        User(name=f"User {i:06d}", gender="male", email=f"u{i}@x.org", country="Chile")
+        for i in range(4 * CHUNK_USERS)
+    ]
+    await project_sync(model, "big", users, T0 + timedelta(hours=1))
+    client = await aiohttp_client(create_app(settings(), read_model=model))
+    before = model.calls.copy()
+
+    response = await client.get(
+        "/queries/countries/Chile/users", params={"page": "3", "size": "500"}
+    )
+
+    body = await response.json()
+    assert body["total"] == 4 * CHUNK_USERS
+    assert [u["name"] for u in body["users"]] == [
+        f"User {i:06d}" for i in range(1000, 1500)
+    ]
+    # Users 1,000-1,499 lie in chunks 2 and 3 (0-based) of CHUNK_USERS each.
+    assert (model.calls - before)["country_chunk"] == 2
+    assert (model.calls - before)["country"] == 0

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pytest
 
 from common.consuming import PoisonMessage
-from contracts.base import utc_now
 from contracts.codec import encode
 from contracts.commands import SyncRequested
 from contracts.events import SyncCompleted, SyncFailed, UsersFetched
-from sync_worker.randomuser import Fetched, FetchFailed, FetchRequest
+from sync_worker.randomuser import FetchedPage, FetchFailed, FetchRequest, page_sizes
 from sync_worker.sync import SyncService, make_batches
 from sync_worker.validation import validate_users
 from tests.support.fakes import FakePublisher
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
 
 SAMPLE_USERS: list[dict[str, Any]] = orjson.loads(
     Path(
@@ -31,27 +34,35 @@ def raw_users(count: int) -> list[dict[str, Any]]:
 
 
 class FakeRandomuser:
-    """Serves the sample users, or fails, and records what it was asked."""
+    """Serves the sample users in pages, or fails after some, and records requests."""
 
     def __init__(
-        self, users: list[Any] | None = None, *, failure: FetchFailed | None = None
+        self,
+        users: list[Any] | None = None,
+        *,
+        failure: FetchFailed | None = None,
+        fail_after_pages: int = 0,
+        per_page: int = 5_000,
     ) -> None:
         self.users = users
         self.failure = failure
+        self.fail_after_pages = fail_after_pages
+        self.per_page = per_page
         self.requests: list[FetchRequest] = []
 
-    async def fetch(self, request: FetchRequest) -> Fetched:
+    def page_sizes(self, results: int) -> list[int]:
+        return page_sizes(results, self.per_page)
+
+    async def pages(self, request: FetchRequest) -> AsyncGenerator[FetchedPage, None]:
         self.requests.append(request)
-        if self.failure is not None:
-            raise self.failure
         users = self.users if self.users is not None else raw_users(request.results)
-        return Fetched(
-            users=users,
-            seed=request.seed,
-            attempts=2,
-            pages=1,
-            fetched_at=utc_now(),
-        )
+        for number, start in enumerate(range(0, len(users), self.per_page), 1):
+            if self.failure is not None and number > self.fail_after_pages:
+                raise self.failure
+            page = users[start : start + self.per_page]
+            yield FetchedPage(
+                number=number, users=page, attempts=2 if number == 1 else 1
+            )
 
 
 def command(**fields: Any) -> SyncRequested:
@@ -156,7 +167,11 @@ async def test_a_sync_whose_validation_keeps_no_user_is_a_failure():
         command(results=3)
     )
 
-    assert publisher.published == [outcome]
+    # The page's batch went out as it arrived (empty); the failure tells the
+    # projector to discard it.
+    *batches, last = publisher.published
+    assert last == outcome
+    assert [len(b.users) for b in batches if isinstance(b, UsersFetched)] == [0]
     assert isinstance(outcome, SyncFailed)
     assert outcome.reason == "validation kept none of the 3 users (missing_country: 3)"
     assert outcome.attempts == 2
@@ -224,3 +239,69 @@ def test_no_users_still_make_one_empty_batch_shape():
     [batch] = make_batches("sync-1", [], correlation_id="c", causation_id=None)
 
     assert (batch.batch_index, batch.batch_count, batch.users) == (0, 1, ())
+
+
+async def test_pages_are_published_as_they_arrive_with_the_batch_count_planned():
+    publisher = FakePublisher()
+    upstream = FakeRandomuser(per_page=2_500)
+
+    outcome = await SyncService(upstream, publisher).run(command(results=6_000))
+
+    batches = [m for m in publisher.published if isinstance(m, UsersFetched)]
+    # Pages of 2,500, 2,500, 1,000 users: 2 + 2 + 1 batches.
+    assert [(b.batch_index, b.batch_count, len(b.users)) for b in batches] == [
+        (0, 5, 2_000),
+        (1, 5, 500),
+        (2, 5, 2_000),
+        (3, 5, 500),
+        (4, 5, 1_000),
+    ]
+    assert isinstance(outcome, SyncCompleted)
+    assert (outcome.batch_count, outcome.user_count) == (5, 6_000)
+
+
+async def test_a_sync_that_fails_after_some_pages_ends_with_sync_failed():
+    publisher = FakePublisher()
+    failure = FetchFailed("Randomuser answered with an HTTP error", 4)
+    upstream = FakeRandomuser(failure=failure, fail_after_pages=2, per_page=1_000)
+
+    outcome = await SyncService(upstream, publisher).run(command(results=5_000))
+
+    *batches, last = publisher.published
+    assert last == outcome
+    assert isinstance(outcome, SyncFailed)
+    assert [b.batch_index for b in batches if isinstance(b, UsersFetched)] == [0, 1]
+    assert outcome.attempts == 2 + 1 + 4
+
+
+async def test_a_sync_over_its_deadline_fails_with_a_reason():
+    class Stalling(FakeRandomuser):
+        async def pages(
+            self, request: FetchRequest
+        ) -> AsyncGenerator[FetchedPage, None]:
+            yield FetchedPage(number=1, users=raw_users(10), attempts=1)
+            await asyncio.Event().wait()
+            yield FetchedPage(number=2, users=[], attempts=1)  # pragma: no cover
+
+    publisher = FakePublisher()
+    service = SyncService(Stalling(per_page=10), publisher, deadline_seconds=0.05)
+
+    outcome = await service.run(command(results=20))
+
+    assert isinstance(outcome, SyncFailed)
+    assert outcome.reason.startswith("the sync overran its deadline of 0.05s")
+    assert "after 10 of 20 users" in outcome.reason
+
+
+async def test_a_command_over_sync_max_results_fails_without_fetching():
+    upstream = FakeRandomuser()
+    publisher = FakePublisher()
+
+    outcome = await SyncService(upstream, publisher, max_results=100).run(
+        command(results=101)
+    )
+
+    assert publisher.published == [outcome]
+    assert isinstance(outcome, SyncFailed)
+    assert "SYNC_MAX_RESULTS is 100" in outcome.reason
+    assert upstream.requests == []

@@ -98,3 +98,30 @@ def test_zero_disables_the_schedule(monkeypatch):
     monkeypatch.setenv("SYNC_INTERVAL_SECONDS", "0")
 
     assert SyncWorkerSettings(_env_file=None).sync_interval_seconds == 0
+
+
+def test_sync_max_results_defaults_to_the_public_budget_and_a_25_minute_deadline():
+    settings = SyncWorkerSettings(_env_file=None)
+
+    assert settings.sync_max_results == 20_000
+    assert settings.sync_deadline_seconds == 1500
+    assert settings.fetch_concurrency == 3
+
+
+def test_a_large_sync_on_the_public_budget_must_fit_its_deadline():
+    # 100,000 users at 20,000 per 5 minutes: 4 windows of waiting, 20 minutes.
+    fits = SyncWorkerSettings(_env_file=None, sync_max_results=100_000)
+    assert fits.sync_max_results == 100_000
+
+    with pytest.raises(ValidationError, match="SYNC_DEADLINE_SECONDS"):
+        SyncWorkerSettings(_env_file=None, sync_max_results=200_000)
+
+    lifted = SyncWorkerSettings(
+        _env_file=None, sync_max_results=1_000_000, upstream_users_per_window=1_000_000
+    )
+    assert lifted.sync_max_results == 1_000_000
+
+
+def test_scheduled_syncs_stay_within_sync_max_results():
+    with pytest.raises(ValidationError, match="SYNC_RESULTS"):
+        SyncWorkerSettings(_env_file=None, sync_max_results=1_000, sync_results=5_000)

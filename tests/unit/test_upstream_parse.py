@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import orjson
@@ -210,3 +211,29 @@ def test_failure_details_from_a_hostile_server_are_short_and_printable():
 
     assert len(detail) <= 200
     assert detail.isprintable()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<html><title " * 40_000,
+        b"<title" + b"<a " * 3_000_000,
+        b"<html>" + b"Ray ID: <b " * 500_000,
+    ],
+    ids=["unterminated_title_480kb", "unterminated_tags_9mb", "ray_id_prefixes"],
+)
+def test_an_error_page_of_unterminated_tags_is_described_in_linear_time(body):
+    started = time.perf_counter()
+
+    with pytest.raises(UpstreamError) as error:
+        parse_response(502, "text/html", body)
+
+    assert error.value.kind == "http_error"
+    assert time.perf_counter() - started < 0.05
+
+
+def test_a_title_is_still_found_in_the_first_few_kb():
+    body = b"<html><head><title>Service down</title></head>" + b"x" * 1_000_000
+
+    with pytest.raises(UpstreamError, match="Service down"):
+        parse_response(503, "text/html", body)
