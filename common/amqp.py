@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 import aio_pika
 from aio_pika import DeliveryMode, ExchangeType
 
+from common.amqp_cluster import connect_robust, connected_node
 from contracts.codec import AnyMessage, encode
 from contracts.commands import SyncRequested
 
@@ -44,6 +45,8 @@ async def connect(
 ) -> AbstractRobustConnection:
     """Open a robust connection, retrying with backoff for up to `within` seconds.
 
+    `url` may list several nodes of one cluster, separated by commas: the
+    connection then moves to another node when its node is lost.
     After the first success the connection reconnects by itself; `readiness`
     (when given) follows its state under the check name "amqp".
 
@@ -55,9 +58,7 @@ async def connect(
     deadline = loop.time() + within
     while True:
         try:
-            connection = await aio_pika.connect_robust(
-                url, client_properties={"connection_name": name}, timeout=10
-            )
+            connection = await connect_robust(url, name=name, connect_timeout=10)
             break
         except (TimeoutError, OSError, aio_pika.exceptions.AMQPError) as exc:
             if loop.time() + delay > deadline:
@@ -78,11 +79,13 @@ async def connect(
 
         def on_reconnect(_: object) -> None:
             readiness.set("amqp", ok=True)
-            logger.info("RabbitMQ connection restored")
+            logger.info(
+                "RabbitMQ connection restored to %s", connected_node(connection)
+            )
 
         connection.close_callbacks.add(on_close)
         connection.reconnect_callbacks.add(on_reconnect)
-    logger.info("connected to RabbitMQ as %s", name)
+    logger.info("connected to RabbitMQ at %s as %s", connected_node(connection), name)
     return connection
 
 
