@@ -8,7 +8,10 @@
 - Any other exception: return it to the queue; the quorum queue's delivery
   limit dead-letters it after a bounded number of attempts.
 - Settling fails because the channel closed since the delivery: log it and
-  go on; the broker redelivers the message on the restored channel.
+  go on; the broker redelivers the message on the restored channel. When it
+  was an ack that failed (the handler had finished), the redelivered copy is
+  acked without running the handler again: losing a broker node must not
+  run a command twice.
 """
 
 from __future__ import annotations
@@ -42,6 +45,12 @@ Handler = Callable[[AnyMessage], Awaitable[None]]
 CHANNEL_GONE: Final = (AMQPError, ChannelInvalidStateError, ConnectionError)
 """What settling a message raises when its channel closed after the delivery."""
 PoisonCallback = Callable[["AbstractIncomingMessage", str], Awaitable[None]]
+ACK_LOST_REMEMBERED: Final = 1024
+"""How many handled-but-unacknowledged message ids a consumer remembers."""
+
+
+class AckLost(Exception):
+    """The handler finished but the ack could not be sent (its channel is gone)."""
 
 
 class PoisonMessage(Exception):
@@ -66,6 +75,8 @@ async def run_consumer(
     On stop the consumer is cancelled first, then the message in flight gets
     `shutdown_timeout` seconds to finish before it is returned to the queue.
     """
+    # Message ids whose handler finished but whose ack was lost, oldest first.
+    ack_lost: dict[str, None] = {}
     async with queue.iterator() as messages:
         stopped = asyncio.ensure_future(stop.wait())
         in_flight = CONSUMER_IN_FLIGHT.labels(queue.name)
@@ -76,6 +87,8 @@ async def run_consumer(
                     break
                 if message.redelivered:
                     REDELIVERIES.labels(queue.name).inc()
+                    if await _ack_if_handled(message, ack_lost, queue.name):
+                        continue
                 work = asyncio.ensure_future(
                     _handle(message, handler, stop, max_backoff, on_poison, queue.name)
                 )
@@ -89,6 +102,17 @@ async def run_consumer(
                         )
                         break
                     work.result()
+                except AckLost as exc:
+                    if message.message_id is not None:
+                        ack_lost[message.message_id] = None
+                        while len(ack_lost) > ACK_LOST_REMEMBERED:
+                            del ack_lost[next(iter(ack_lost))]
+                    logger.warning(
+                        "handled message %s but could not ack it (%r); its "
+                        "redelivery will be acked without handling it again",
+                        message.message_id,
+                        exc.__cause__,
+                    )
                 except CHANNEL_GONE as exc:
                     # Only settling (ack, nack, reject) raises out of _handle.
                     # The channel closed after the delivery (the broker
@@ -103,6 +127,20 @@ async def run_consumer(
                     )
         finally:
             stopped.cancel()
+
+
+async def _ack_if_handled(
+    message: AbstractIncomingMessage, ack_lost: dict[str, None], queue: str
+) -> bool:
+    """Ack a redelivered message this consumer already handled; True if it did."""
+    if message.message_id is None or message.message_id not in ack_lost:
+        return False
+    del ack_lost[message.message_id]
+    logger.info("message %s was handled before its ack was lost", message.message_id)
+    with contextlib.suppress(*CHANNEL_GONE):
+        await message.ack()
+        MESSAGES_CONSUMED.labels(queue, "acked").inc()
+    return True
 
 
 async def next_or_stop(
@@ -183,7 +221,10 @@ async def _handle(
                 await message.nack(requeue=True)
                 MESSAGES_CONSUMED.labels(queue, "requeued").inc()
                 return
-            await message.ack()
+            try:
+                await message.ack()
+            except CHANNEL_GONE as exc:
+                raise AckLost from exc
             MESSAGES_CONSUMED.labels(queue, "acked").inc()
             return
 

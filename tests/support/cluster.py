@@ -56,10 +56,12 @@ class ClusterControl:
     def __init__(self, cluster: RabbitCluster) -> None:
         self.cluster = cluster
         self.down: set[str] = set()
+        self.frozen: set[str] = set()
 
     def alive(self) -> list[Node]:
-        """Nodes not killed by this test."""
-        return [node for node in self.cluster.nodes if node.name not in self.down]
+        """Nodes neither killed nor frozen by this test."""
+        gone = self.down | self.frozen
+        return [node for node in self.cluster.nodes if node.name not in gone]
 
     async def ctl(self, *args: str) -> str:
         """rabbitmqctl on a live node; its output."""
@@ -111,11 +113,14 @@ class ClusterControl:
 
     def freeze(self, node: Node) -> None:
         """SIGSTOP the node's Erlang VM (it keeps its sockets, answers nothing)."""
+        self.frozen.add(node.name)
         self.cluster.kill(node, signal.SIGSTOP)
 
     def thaw(self, node: Node) -> None:
-        """SIGCONT a frozen node."""
-        self.cluster.kill(node, signal.SIGCONT)
+        """SIGCONT a frozen node (a no-op for one that is not frozen)."""
+        if node.name in self.frozen:
+            self.cluster.kill(node, signal.SIGCONT)
+            self.frozen.discard(node.name)
 
     async def revive(self) -> None:
         """Start every killed node again; wait until all nodes run the app."""
