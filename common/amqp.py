@@ -171,29 +171,37 @@ class AmqpPublisher:
         commands, events = await declare_exchanges(channel, topology)
         return cls(commands, events)
 
+    confirm_timeout: float = 10.0
+    """Seconds to wait for the broker's confirm: a blocked or unreachable broker
+    (resource alarm, half-open connection) must not hold a publisher forever."""
+
     async def publish(self, message: AnyMessage) -> None:
         """Publish `message` persistently and wait for the broker's confirm.
 
         Raises:
             aio_pika.exceptions.DeliveryError: the broker refused or returned it.
+            TimeoutError: no confirm within `confirm_timeout` seconds.
         """
         exchange = (
             self._commands if isinstance(message, SyncRequested) else self._events
         )
-        await exchange.publish(
-            aio_pika.Message(
-                encode(message),
-                content_type="application/json",
-                delivery_mode=DeliveryMode.PERSISTENT,
-                message_id=message.message_id,
-                correlation_id=message.correlation_id,
-                type=message.message_type,
-                timestamp=message.occurred_at,
-                headers={"schema_version": message.schema_version},
-            ),
-            routing_key=message.message_type,
-            mandatory=True,
-        )
+        # Around the whole publish: a robust channel that waits for a
+        # reconnection would otherwise wait without bound too.
+        async with asyncio.timeout(self.confirm_timeout):
+            await exchange.publish(
+                aio_pika.Message(
+                    encode(message),
+                    content_type="application/json",
+                    delivery_mode=DeliveryMode.PERSISTENT,
+                    message_id=message.message_id,
+                    correlation_id=message.correlation_id,
+                    type=message.message_type,
+                    timestamp=message.occurred_at,
+                    headers={"schema_version": message.schema_version},
+                ),
+                routing_key=message.message_type,
+                mandatory=True,
+            )
 
 
 async def declare_sync_requests_queue(
