@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -192,10 +191,3 @@ def _own_by_rabbitmq(root: Path) -> None:
             break
         # A temporary directory is 0700: the rabbitmq user must pass through it.
         parent.chmod(parent.stat().st_mode | 0o001)
-
-
-def wait_started(cluster: RabbitCluster) -> float:
-    """Start `cluster`; the seconds it took."""
-    started = time.monotonic()
-    cluster.start()
-    return time.monotonic() - started
