@@ -35,8 +35,10 @@ install: $(VENV)/.run-deps  ## Python packages and system packages to run the st
 install-test: $(VENV)/.test-deps  ## everything the tests need
 	scripts/install-system-packages.sh $(TEST_PACKAGES)
 
-run: install  ## the whole stack on http://127.0.0.1:$${HTTP_PORT:-8080}; OFFLINE=1 uses the simulator
-	$(PY) -m devstack
+BROKER_NODES ?= 1
+
+run: install  ## the whole stack on http://127.0.0.1:$${HTTP_PORT:-8080}; OFFLINE=1 uses the simulator; BROKER_NODES=3 a local RabbitMQ cluster
+	$(PY) -m devstack --broker-nodes $(BROKER_NODES)
 
 run-offline: install
 	OFFLINE=1 $(PY) -m devstack

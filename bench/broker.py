@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Final
-
-import aio_pika
+from typing import TYPE_CHECKING, Final
 
 from bench.report import table
 from common.amqp import AmqpPublisher, declare_projector_queue
+from common.amqp_cluster import connect_robust
 from contracts.events import MAX_BATCH_USERS, UsersFetched
 from contracts.topology import Topology
 from contracts.users import User
 from tests.support.broker import delete_topology
+
+if TYPE_CHECKING:
+    import aio_pika
 
 BROKER_MESSAGES: Final = 60
 
@@ -45,7 +47,7 @@ async def broker_rate(amqp_url: str, namespace: str) -> str:
         for i in range(BROKER_MESSAGES)
     ]
     size = len(batches[0].model_dump_json())
-    connection = await aio_pika.connect_robust(amqp_url)
+    connection = await connect_robust(amqp_url, name="bench-broker", connect_timeout=10)
     try:
         publisher = await AmqpPublisher.open(connection, topology)
         channel = await connection.channel()

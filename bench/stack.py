@@ -119,6 +119,8 @@ class BenchOptions:
     cache_on_tmpfs: bool = True
     access_log: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    """The broker: the machine's own, or every node of a cluster (comma-separated)."""
 
 
 class BenchStack:
@@ -145,6 +147,7 @@ class BenchStack:
             mongo_port=free_port(),
             mongo_database=name,
             offline=True,
+            amqp_url=self.options.amqp_url,
             amqp_namespace=name,
             command_token=TOKEN,
             sync_interval_seconds=0,

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
+import tempfile
 import time
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import orjson
@@ -20,12 +23,12 @@ import orjson
 from bench.broker import broker_rate
 from bench.growth import measure_growth
 from bench.report import log, machine_description, peak_rss_mib, table
-from bench.stack import BenchStack
+from bench.stack import BenchOptions, BenchStack
 from bench.syncs import EventObserver, SyncRun, run_sync
+from devstack.rabbit_cluster import RabbitCluster
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
-    from pathlib import Path
 
 SIZES: Final = (1_000, 2_000, 5_000, 10_000, 20_000)
 GROWTH_SIZES: Final = (5_000, 20_000, 100_000, 500_000)
@@ -249,6 +252,12 @@ def main() -> None:
         metavar="USERS",
         help=f"only the growth table: one fresh stack per size (default {GROWTH_SIZES})",
     )
+    parser.add_argument(
+        "--broker-nodes",
+        type=int,
+        default=1,
+        help="1: the machine's RabbitMQ; more: a local cluster of that many nodes",
+    )
     args = parser.parse_args()
     started = time.monotonic()
     if args.growth is not None:
@@ -259,8 +268,21 @@ def main() -> None:
         print(report)
         print(f"\n(benchmark took {time.monotonic() - started:.0f} s)")
         return
+    with contextlib.ExitStack() as resources:
+        options = BenchOptions()
+        if args.broker_nodes > 1:
+            log(f"starting a {args.broker_nodes}-node RabbitMQ cluster")
+            root = Path(resources.enter_context(tempfile.TemporaryDirectory()))
+            cluster = RabbitCluster(root, size=args.broker_nodes)
+            cluster.start()
+            resources.callback(cluster.stop)
+            options = BenchOptions(amqp_url=cluster.amqp_url)
+        _run(args, options, started)
+
+
+def _run(args: argparse.Namespace, options: BenchOptions, started: float) -> None:
     log("starting the stack")
-    with BenchStack() as bench:
+    with BenchStack(options) as bench:
         results = asyncio.run(measure(bench, args.sizes, args.repeats))
         stale = (
             asyncio.run(staleness(bench, args.stale_runs)) if args.stale_runs else ""
@@ -272,7 +294,8 @@ def main() -> None:
         broker = asyncio.run(
             broker_rate(bench.config.amqp_url, bench.config.amqp_namespace)
         )
-    print("## Sync path (`make bench-sync`)\n")
+    nodes = len(options.amqp_url.split(","))
+    print(f"## Sync path (`make bench-sync`), RabbitMQ nodes: {nodes}\n")
     print("Machine:\n")
     print("\n".join(f"- {line}" for line in machine_description()))
     print(

@@ -7,13 +7,14 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import aio_pika
 import aiohttp
 
 from bench.stack import TOKEN, BenchStack
+from common.amqp_cluster import connect_once
 from contracts.topology import Topology
 
 if TYPE_CHECKING:
+    import aio_pika
     from aio_pika.abc import AbstractIncomingMessage
 
 
@@ -53,7 +54,9 @@ class EventObserver:
 
     async def start(self) -> None:
         """Bind a private queue to the events exchange and start consuming."""
-        self._connection = await aio_pika.connect(self._url)
+        self._connection = await connect_once(
+            self._url, name="bench-observer", connect_timeout=10
+        )
         channel = await self._connection.channel()
         exchange = await channel.get_exchange(self._topology.events_exchange)
         queue = await channel.declare_queue(exclusive=True, auto_delete=True)

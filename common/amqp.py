@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 import aio_pika
 from aio_pika import DeliveryMode, ExchangeType
 
+from common import metrics
+from common.amqp_cluster import connect_robust, connected_node
 from contracts.codec import AnyMessage, encode
 from contracts.commands import SyncRequested
 
@@ -44,8 +46,12 @@ async def connect(
 ) -> AbstractRobustConnection:
     """Open a robust connection, retrying with backoff for up to `within` seconds.
 
+    `url` may list several nodes of one cluster, separated by commas: the
+    connection then moves to another node when its node is lost.
     After the first success the connection reconnects by itself; `readiness`
-    (when given) follows its state under the check name "amqp".
+    (when given) follows its state under the check name "amqp", and the
+    metrics `randomuser_amqp_connection_events` and `randomuser_amqp_node_info`
+    show losses, restorations and the node in use.
 
     Raises:
         TimeoutError: no connection could be made within `within` seconds.
@@ -55,9 +61,7 @@ async def connect(
     deadline = loop.time() + within
     while True:
         try:
-            connection = await aio_pika.connect_robust(
-                url, client_properties={"connection_name": name}, timeout=10
-            )
+            connection = await connect_robust(url, name=name, connect_timeout=10)
             break
         except (TimeoutError, OSError, aio_pika.exceptions.AMQPError) as exc:
             if loop.time() + delay > deadline:
@@ -69,20 +73,28 @@ async def connect(
             )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+    metrics.AMQP_NODE.labels(connected_node(connection)).set(1)
     if readiness is not None:
         readiness.set("amqp", ok=True)
 
-        def on_close(_: object, exc: BaseException | None = None) -> None:
+    def on_close(_: object, exc: BaseException | None = None) -> None:
+        if readiness is not None:
             readiness.set("amqp", ok=False)
-            logger.warning("RabbitMQ connection lost: %s", exc)
+        metrics.AMQP_CONNECTION_EVENTS.labels("lost").inc()
+        metrics.AMQP_NODE.clear()
+        logger.warning("RabbitMQ connection lost: %s", exc)
 
-        def on_reconnect(_: object) -> None:
+    def on_reconnect(_: object) -> None:
+        if readiness is not None:
             readiness.set("amqp", ok=True)
-            logger.info("RabbitMQ connection restored")
+        node = connected_node(connection)
+        metrics.AMQP_CONNECTION_EVENTS.labels("restored").inc()
+        metrics.AMQP_NODE.labels(node).set(1)
+        logger.info("RabbitMQ connection restored to %s", node)
 
-        connection.close_callbacks.add(on_close)
-        connection.reconnect_callbacks.add(on_reconnect)
-    logger.info("connected to RabbitMQ as %s", name)
+    connection.close_callbacks.add(on_close)
+    connection.reconnect_callbacks.add(on_reconnect)
+    logger.info("connected to RabbitMQ at %s as %s", connected_node(connection), name)
     return connection
 
 

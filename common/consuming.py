@@ -2,13 +2,18 @@
 
 - The body does not decode, or the handler raises `PoisonMessage`: reject
   without requeue, so the broker dead-letters it.
-- The handler raises `TransientError` (a dependency is down): retry the same
+- The handler raises `TransientError` (a dependency is down), or finds the
+  broker connection down while it publishes: retry the same
   message in-process with a bounded backoff until it succeeds or the process
   stops; on stop, return it to the queue. Nothing is acked meanwhile.
 - Any other exception: return it to the queue; the quorum queue's delivery
   limit dead-letters it after a bounded number of attempts.
 - Settling fails because the channel closed since the delivery: log it and
   go on; the broker redelivers the message on the restored channel.
+- A redelivered message this consumer has already handled (its ack failed,
+  or was sent and lost with the broker node) is acked without running the
+  handler again: losing a broker node must not run a command twice. The
+  memory is per process; another consumer may still handle it again.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Final
 
+import aiormq.exceptions
 from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 
 from common.logs import log_context
@@ -42,6 +48,22 @@ Handler = Callable[[AnyMessage], Awaitable[None]]
 CHANNEL_GONE: Final = (AMQPError, ChannelInvalidStateError, ConnectionError)
 """What settling a message raises when its channel closed after the delivery."""
 PoisonCallback = Callable[["AbstractIncomingMessage", str], Awaitable[None]]
+HANDLED_REMEMBERED: Final = 1024
+"""How many handled message ids a consumer remembers, for redeliveries."""
+
+
+BROKER_UNAVAILABLE: Final = (
+    ChannelInvalidStateError,
+    ConnectionError,
+    aiormq.exceptions.ConnectionClosed,
+)
+"""What a handler's publish raises while the robust connection reconnects (to
+another node): waiting beats requeueing, which would spend the message's
+delivery limit in a few milliseconds and dead-letter a valid command."""
+
+
+class AckLost(Exception):
+    """The handler finished but the ack could not be sent (its channel is gone)."""
 
 
 class PoisonMessage(Exception):
@@ -66,6 +88,8 @@ async def run_consumer(
     On stop the consumer is cancelled first, then the message in flight gets
     `shutdown_timeout` seconds to finish before it is returned to the queue.
     """
+    # Ids of messages whose handler finished, oldest first.
+    handled: dict[str, None] = {}
     async with queue.iterator() as messages:
         stopped = asyncio.ensure_future(stop.wait())
         in_flight = CONSUMER_IN_FLIGHT.labels(queue.name)
@@ -76,8 +100,18 @@ async def run_consumer(
                     break
                 if message.redelivered:
                     REDELIVERIES.labels(queue.name).inc()
+                    if await _ack_if_handled(message, handled, queue.name):
+                        continue
                 work = asyncio.ensure_future(
-                    _handle(message, handler, stop, max_backoff, on_poison, queue.name)
+                    _handle(
+                        message,
+                        handler,
+                        stop,
+                        max_backoff,
+                        on_poison,
+                        queue.name,
+                        handled,
+                    )
                 )
                 in_flight.inc()
                 work.add_done_callback(lambda _: in_flight.dec())
@@ -89,6 +123,13 @@ async def run_consumer(
                         )
                         break
                     work.result()
+                except AckLost as exc:
+                    logger.warning(
+                        "handled message %s but could not ack it (%r); its "
+                        "redelivery will be acked without handling it again",
+                        message.message_id,
+                        exc.__cause__,
+                    )
                 except CHANNEL_GONE as exc:
                     # Only settling (ack, nack, reject) raises out of _handle.
                     # The channel closed after the delivery (the broker
@@ -103,6 +144,21 @@ async def run_consumer(
                     )
         finally:
             stopped.cancel()
+
+
+async def _ack_if_handled(
+    message: AbstractIncomingMessage, handled: dict[str, None], queue: str
+) -> bool:
+    """Ack a redelivered message this consumer already handled; True if it did."""
+    if message.message_id is None or message.message_id not in handled:
+        return False
+    logger.warning(
+        "message %s was handled before; acking its redelivery", message.message_id
+    )
+    with contextlib.suppress(*CHANNEL_GONE):
+        await message.ack()
+        MESSAGES_CONSUMED.labels(queue, "acked").inc()
+    return True
 
 
 async def next_or_stop(
@@ -145,6 +201,7 @@ async def _handle(
     max_backoff: float,
     on_poison: PoisonCallback | None,
     queue: str,
+    handled: dict[str, None],
 ) -> None:
     with log_context(
         correlation_id=message.correlation_id, message_id=message.message_id
@@ -161,7 +218,7 @@ async def _handle(
             except PoisonMessage as exc:
                 await _dead_letter(message, str(exc), on_poison, queue, "poison")
                 return
-            except TransientError as exc:
+            except (TransientError, *BROKER_UNAVAILABLE) as exc:
                 if stop.is_set():
                     logger.warning(
                         "dependency down during shutdown; requeueing: %s", exc
@@ -183,9 +240,20 @@ async def _handle(
                 await message.nack(requeue=True)
                 MESSAGES_CONSUMED.labels(queue, "requeued").inc()
                 return
-            await message.ack()
+            _remember(handled, message.message_id)
+            try:
+                await message.ack()
+            except CHANNEL_GONE as exc:
+                raise AckLost from exc
             MESSAGES_CONSUMED.labels(queue, "acked").inc()
             return
+
+
+def _remember(handled: dict[str, None], message_id: str | None) -> None:
+    if message_id is not None:
+        handled[message_id] = None
+        while len(handled) > HANDLED_REMEMBERED:
+            del handled[next(iter(handled))]
 
 
 async def _dead_letter(

@@ -80,6 +80,18 @@ TRANSIENT_RETRIES: Final = Counter(
     ["queue"],
 )
 
+AMQP_CONNECTION_EVENTS: Final = Counter(
+    "randomuser_amqp_connection_events",
+    "RabbitMQ connection losses and restorations (event: lost, restored);"
+    " a restoration may be to another node of the cluster.",
+    ["event"],
+)
+AMQP_NODE: Final = Gauge(
+    "randomuser_amqp_node_info",
+    "1 for the RabbitMQ node (host:port) this process is connected to.",
+    ["node"],
+)
+
 UNMATCHED_ROUTE: Final = "unmatched"
 _METHODS: Final = frozenset(
     {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}

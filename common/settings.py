@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 from typing import Literal, TypeVar
 
-from pydantic import AmqpDsn, Field, PositiveFloat, PositiveInt, ValidationError
+from pydantic import Field, PositiveFloat, PositiveInt, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from common.amqp_cluster import AmqpUrlList
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -18,9 +20,10 @@ class BaseServiceSettings(BaseSettings):
         env_file=".env", env_ignore_empty=True, extra="ignore", frozen=True
     )
 
-    amqp_url: AmqpDsn = Field(
-        default=AmqpDsn("amqp://guest:guest@127.0.0.1:5672/"),
-        description="RabbitMQ connection URL.",
+    amqp_url: AmqpUrlList = Field(
+        default="amqp://guest:guest@127.0.0.1:5672/",
+        description="RabbitMQ connection URL, or the URLs of a cluster's nodes"
+        " separated by commas (the connection moves to another node when one dies).",
     )
     amqp_namespace: str = Field(
         default="",

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import aio_pika
 from aio_pika import DeliveryMode
 
+from common.amqp_cluster import connect_once
 from contracts.topology import Topology
 
 if TYPE_CHECKING:
@@ -229,10 +230,10 @@ async def _dlq(
 @contextlib.asynccontextmanager
 async def _connection(settings: CliSettings) -> AsyncIterator[AbstractConnection]:
     try:
-        connection = await aio_pika.connect(
-            str(settings.amqp_url),
-            client_properties={"connection_name": "randomuser-connector cli"},
-            timeout=settings.connector_timeout_seconds,
+        connection = await connect_once(
+            settings.amqp_url,
+            name="randomuser-connector cli",
+            connect_timeout=settings.connector_timeout_seconds,
         )
     except (OSError, TimeoutError, aio_pika.exceptions.AMQPError) as exc:
         raise DlqError(f"cannot connect to RabbitMQ: {exc!r}") from None

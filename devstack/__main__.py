@@ -9,15 +9,27 @@ import signal
 import subprocess
 import sys
 import threading
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from devstack.rabbit_cluster import RabbitCluster
 from devstack.rabbitmq import (
     AdminCredentials,
     ManagementError,
     enable_management,
     ensure_admin,
 )
-from devstack.stack import Stack, StackConfig, StackError, port_open, wait_for
+from devstack.stack import (
+    ROOT,
+    Stack,
+    StackConfig,
+    StackError,
+    port_open,
+    wait_for,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def _local_rabbitmq(amqp_url: str) -> None:
@@ -60,16 +72,49 @@ def _management_admin(config: StackConfig) -> AdminCredentials | None:
         return None
 
 
+def local_cluster(nodes: int, root: Path) -> RabbitCluster | None:
+    """A cluster of `nodes` local RabbitMQ nodes (not started), or None for one node.
+
+    The hook that picks the broker for `make run BROKER_NODES=N`: the stack
+    then gets every node's URL in AMQP_URL.
+    """
+    if nodes < 1:
+        raise SystemExit(f"BROKER_NODES must be 1 or more, not {nodes}")
+    if nodes == 1:
+        return None
+    shutil.rmtree(root, ignore_errors=True)  # a fresh cluster on every run
+    return RabbitCluster(root, size=nodes)
+
+
+def _broker_line(amqp_url: str, cluster: RabbitCluster | None) -> str:
+    if cluster is None:
+        parts = urlsplit(amqp_url.split(",")[0])
+        return f"{parts.hostname}:{parts.port or 5672}"
+    return ", ".join(f"{node.name} :{node.port}" for node in cluster.nodes)
+
+
 def main() -> None:
     """Start the stack from the environment, print its URLs, stop on a signal."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "--offline", action="store_true", help="use the Randomuser simulator"
     )
+    parser.add_argument(
+        "--broker-nodes",
+        type=int,
+        default=int(os.environ.get("BROKER_NODES") or 1),
+        help="RabbitMQ nodes: 1 uses AMQP_URL or the machine's broker; more"
+        " start a local cluster of that many nodes (BROKER_NODES)",
+    )
     args = parser.parse_args()
     env = os.environ
     offline = args.offline or env.get("OFFLINE", "") not in {"", "0", "false", "no"}
-    amqp_url = env.get("AMQP_URL") or "amqp://guest:guest@127.0.0.1:5672/"
+    cluster = local_cluster(args.broker_nodes, ROOT / ".run" / "rabbit-cluster")
+    amqp_url = (
+        cluster.amqp_url
+        if cluster
+        else env.get("AMQP_URL") or "amqp://guest:guest@127.0.0.1:5672/"
+    )
     config = StackConfig(
         http_port=int(env.get("HTTP_PORT", "8080")),
         amqp_url=amqp_url,
@@ -89,18 +134,27 @@ def main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     stack = Stack(config)
+    admin = None
     try:
-        _local_rabbitmq(amqp_url)
-        enable_management(amqp_url)
-        admin = _management_admin(config)
+        if cluster:
+            print(f"starting a {cluster.size}-node RabbitMQ cluster ...", flush=True)
+            cluster.start()
+        else:
+            _local_rabbitmq(amqp_url)
+            enable_management(amqp_url)
+            admin = _management_admin(config)
         print("starting the stack (logs in .run/logs/) ...", flush=True)
         stack.start()
     except StackError as exc:
+        if cluster:
+            cluster.stop()
         print(f"make run failed: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
     base = stack.base_url
     management = (
-        f"user {admin.username}, password {admin.password}"
+        "no management UI on the local cluster's nodes"
+        if cluster
+        else f"user {admin.username}, password {admin.password}"
         f" (kept in {config.run_dir / 'rabbitmq-admin'})"
         if admin
         else "your broker's credentials (guest is refused)"
@@ -125,6 +179,7 @@ The Randomuser connector is up{" (offline: simulated Randomuser)" if offline els
   RabbitMQ management  {base}/rabbitmq/
                        {management}
   Randomuser upstream  {stack.randomuser_url}{tls_hint}
+  RabbitMQ             {_broker_line(config.amqp_url, cluster)}
 Press Ctrl-C to stop.""",
         flush=True,
     )
@@ -142,6 +197,8 @@ Press Ctrl-C to stop.""",
     finally:
         print("stopping ...", flush=True)
         stack.stop()
+        if cluster:
+            cluster.stop()
         print("stopped.", flush=True)
 
 

@@ -152,6 +152,12 @@ class MongoReadModel:
             serverSelectionTimeoutMS=int(server_timeout * 1000),
             connectTimeoutMS=int(server_timeout * 1000),
             socketTimeoutMS=int(max(10.0, 5 * server_timeout) * 1000),
+            # A replica set: a write is acknowledged once a majority of members
+            # has it (it survives a primary failover), and a write cut off by
+            # a failover is retried once on the new primary. nx-27017 (one
+            # node) accepts both and acknowledges as a standalone would.
+            w="majority",
+            retryWrites=True,
         )
         try:
             yield cls(client[database])

@@ -24,10 +24,10 @@ import math
 import time
 from typing import TYPE_CHECKING, Final
 
-import aio_pika
 from aio_pika.exceptions import AMQPError
 from aiormq.exceptions import ChannelLockedResource
 
+from common.amqp_cluster import connect_once
 from contracts.commands import SyncRequested
 
 if TYPE_CHECKING:
@@ -116,10 +116,8 @@ class Scheduler:
         # as long as this connection. A robust one would re-declare the queue
         # by itself after a reconnect, racing the worker that took over.
         try:
-            connection = await aio_pika.connect(
-                self._amqp_url,
-                client_properties={"connection_name": self._connection_name},
-                timeout=LOCK_TIMEOUT_SECONDS,
+            connection = await connect_once(
+                self._amqp_url, name=self._connection_name, connect_timeout=LOCK_TIMEOUT_SECONDS
             )
         except (OSError, TimeoutError, AMQPError) as exc:
             logger.warning("scheduler cannot reach RabbitMQ: %s", exc)

@@ -11,9 +11,12 @@ import pytest
 
 from contracts.topology import Topology
 from tests.support import services
+from tests.support.cluster import running_cluster
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from devstack.rabbit_cluster import RabbitCluster
 
 _SOURCES: dict[str, str] = {}
 
@@ -48,6 +51,14 @@ def mongo_url() -> Iterator[str]:
     with services.mongodb() as found:
         _SOURCES["MongoDB"] = found.source
         yield found.url
+
+
+@pytest.fixture(scope="session")
+def rabbit_cluster() -> Iterator[RabbitCluster]:
+    """A three-node RabbitMQ cluster of its own, started once for the session."""
+    with running_cluster(3) as cluster:
+        _SOURCES["RabbitMQ cluster"] = ", ".join(n.name for n in cluster.nodes)
+        yield cluster
 
 
 def _slug(request: pytest.FixtureRequest) -> str:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import aio_pika
 
+from common.amqp_cluster import connect_once
 from contracts.codec import AnyMessage, decode
 
 if TYPE_CHECKING:
@@ -15,8 +16,11 @@ if TYPE_CHECKING:
 
 
 async def delete_topology(amqp_url: str, topology: Topology) -> None:
-    """Delete every queue and exchange a test's namespace may have declared."""
-    connection = await aio_pika.connect(amqp_url)
+    """Delete every queue and exchange a test's namespace may have declared.
+
+    `amqp_url` may list a cluster's nodes: the first that answers is used.
+    """
+    connection = await connect_once(amqp_url, name="test-teardown", connect_timeout=10)
     async with connection:
         queues = [
             topology.sync_requests_queue,
