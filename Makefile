@@ -39,6 +39,7 @@ lint: $(VENV)/.test-deps
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(PY) scripts/check_test_paths.py tests
 
 format: $(VENV)/.test-deps
 	$(VENV)/bin/ruff format .

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aio_pika
@@ -22,6 +21,7 @@ from sync_worker.main import run
 from sync_worker.settings import SyncWorkerSettings
 from tests.support.broker import delete_topology
 from tests.support.eventually import eventually
+from tests.support.samples import sample_bytes
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -31,9 +31,7 @@ if TYPE_CHECKING:
     from contracts.topology import Topology
 
 SAMPLE_USERS: list[dict[str, Any]] = orjson.loads(
-    Path(
-        "/work/shared/randomuser_samples/v1.4_seed-b92435b8050047da_results-111.json"
-    ).read_bytes()
+    sample_bytes("v1.4_seed-b92435b8050047da_results-111.json")
 )["results"]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -13,6 +12,7 @@ from randomuser_sim.__main__ import main
 from randomuser_sim.app import create_app
 from randomuser_sim.config import SimConfig
 from randomuser_sim.rate_limit import RateLimiter
+from tests.support.samples import SAMPLES
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     SimClient = TestClient[web.Request, web.Application]
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "randomuser"
+FIXTURES = SAMPLES
 RATE_LIMIT_BODY = (
     '{"error":"Whoa, ease up there cowboy. You\'ve requested 20000 users in the last '
     "minute. Help us keep this service free and spare some bandwidth for other users "

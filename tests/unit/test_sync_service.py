@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -18,11 +17,10 @@ from sync_worker.randomuser import Fetched, FetchFailed, FetchRequest
 from sync_worker.sync import SyncService, make_batches
 from sync_worker.validation import validate_users
 from tests.support.fakes import FakePublisher
+from tests.support.samples import sample_bytes
 
 SAMPLE_USERS: list[dict[str, Any]] = orjson.loads(
-    Path(
-        "/work/shared/randomuser_samples/v1.4_seed-b92435b8050047da_results-111.json"
-    ).read_bytes()
+    sample_bytes("v1.4_seed-b92435b8050047da_results-111.json")
 )["results"]
 
 

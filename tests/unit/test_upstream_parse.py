@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import orjson
 import pytest
 
 from sync_worker.upstream import UpstreamError, parse_response
+from tests.support.samples import sample_bytes
 
-SAMPLES = Path("/work/shared/randomuser_samples")
 JSON = "application/json; charset=utf-8"
 HTML = "text/html; charset=UTF-8"
 
@@ -40,7 +38,7 @@ PLACEHOLDER = (
 
 
 def sample(name: str) -> bytes:
-    return (SAMPLES / name).read_bytes()
+    return sample_bytes(name)
 
 
 def failure(status: int, body: bytes, content_type: str | None = JSON) -> UpstreamError:
@@ -80,10 +78,10 @@ def test_the_111_user_v14_sample_keeps_numeric_and_string_postcodes_and_null_ids
 
 def test_the_v13_samples_parse_whether_compact_or_pretty_with_a_leading_blank_line():
     compact = parse_response(
-        200, JSON, sample("v1.3/v1.3_seed-dca4d7167be9cb98_results-1_compact.json")
+        200, JSON, sample("v1.3_seed-dca4d7167be9cb98_results-1_compact.json")
     )
     pretty = parse_response(
-        200, JSON, sample("v1.3/v1.3_seed-624b47c9006a7219_results-200_nat-us.json")
+        200, JSON, sample("v1.3_seed-624b47c9006a7219_results-200_nat-us.json")
     )
 
     assert compact.users[0]["location"]["postcode"] == "K47 1GX"
