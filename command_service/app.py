@@ -29,7 +29,9 @@ def create_app(
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
-    readiness = Readiness("amqp")
+    readiness = Readiness(
+        "amqp", service="command_service", instance=settings.instance_id
+    )
     add_health_routes(app, readiness)
     add_metrics_route(app)
     if publisher is not None:
