@@ -9,8 +9,10 @@ import signal
 import subprocess
 import sys
 import threading
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from devstack import runstate
 from devstack.rabbitmq import (
     AdminCredentials,
     ManagementError,
@@ -18,6 +20,9 @@ from devstack.rabbitmq import (
     ensure_admin,
 )
 from devstack.stack import Stack, StackConfig, StackError, port_open, wait_for
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def _local_rabbitmq(amqp_url: str) -> None:
@@ -60,6 +65,27 @@ def _management_admin(config: StackConfig) -> AdminCredentials | None:
         return None
 
 
+def _stop_earlier_stack(state_file: Path) -> None:
+    """Stop what an earlier `make run` left running (its parent killed or crashed);
+    refuse to start beside one that still runs."""
+    parent, children = runstate.leftovers(state_file)
+    if parent is not None and parent.pid != os.getpid():
+        print(
+            f"make run failed: another stack runs (make run pid {parent.pid});"
+            " stop it first (Ctrl-C in its terminal, or kill it)",
+            file=sys.stderr,
+        )
+        raise SystemExit(1)
+    if children:
+        listed = ", ".join(f"{c.name} (pid {c.pid})" for c in children)
+        print(
+            f"an earlier stack is still running: {listed}; stopping it ...",
+            flush=True,
+        )
+        runstate.stop(children)
+    state_file.unlink(missing_ok=True)
+
+
 def main() -> None:
     """Start the stack from the environment, print its URLs, stop on a signal."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -84,6 +110,8 @@ def main() -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    state_file = config.run_dir / "stack.json"
+    _stop_earlier_stack(state_file)
     stack = Stack(config)
     try:
         _local_rabbitmq(amqp_url)
@@ -94,6 +122,7 @@ def main() -> None:
     except StackError as exc:
         print(f"make run failed: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
+    runstate.write(state_file, os.getpid(), stack.processes)
     base = stack.base_url
     management = (
         f"user {admin.username}, password {admin.password}"
@@ -132,6 +161,7 @@ Press Ctrl-C to stop.""",
     finally:
         print("stopping ...", flush=True)
         stack.stop()
+        state_file.unlink(missing_ok=True)
         print("stopped.", flush=True)
 
 
