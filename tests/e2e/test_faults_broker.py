@@ -86,7 +86,6 @@ async def test_a_broker_restart_mid_sync_loses_duplicates_and_shows_nothing_half
     ) as fs:
         client = fs.client
         seed = f"rs-{phase[:5]}"
-        expected = await fs.upstream_rows(results=BIG, seed=seed)
         before = await client.sync(results=200, seed=f"{seed}-before")
         async with Readers((client.base_url, *client.replica_urls)) as readers:
             if phase == "fetching":
@@ -110,6 +109,7 @@ async def test_a_broker_restart_mid_sync_loses_duplicates_and_shows_nothing_half
             after = await client.sync(results=100, seed=f"{seed}-after")
         status = await client.get_json("/queries/sync-status")
         readers.check(await completed_counts(client))
+        expected = await fs.upstream_rows(seed=seed, results=BIG)
 
         total = sum(expected.values())
         assert served["snapshot"]["user_count"] == total

@@ -26,19 +26,15 @@ from pymongo import AsyncMongoClient
 
 from common.amqp import AmqpPublisher, connect
 from contracts.topology import Topology
+from contracts.users import User
 from devstack.stack import ROOT, Process, Stack, free_port, port_open
 from query_service.read_model import MongoReadModel
-from sync_worker.randomuser import FetchRequest, HttpRandomuserClient
-from sync_worker.settings import SyncWorkerSettings
-from sync_worker.validation import validate_users
 from tests.e2e.conftest import ARTIFACTS, StackClient, stack_config
 from tests.support.broker import delete_topology
 from tests.support.eventually import eventually, wait_until
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Mapping
-
-    from contracts.users import User
 
 Row = tuple[str, str, str, str]
 """One served user: (country, name, gender, email)."""
@@ -214,24 +210,71 @@ class FaultStack:
             faults: list[dict[str, Any]] = (await response.json())["faults"]
             return faults
 
-    async def upstream_rows(self, *, results: int, seed: str) -> Counter[Row]:
-        """The users a sync with this seed must serve, as rows."""
-        users = await self.upstream_users(results=results, seed=seed)
-        return Counter((u.country, u.name, u.gender, u.email) for u in users)
+    async def upstream_served(self, *, seed: str, results: int) -> list[dict[str, Any]]:
+        """The users the simulator recorded serving for `seed` (`GET /_sim/served`):
+        one complete 200 answer per page, pages in order.
 
-    async def upstream_users(self, *, results: int, seed: str) -> list[User]:
-        """The users a sync with this seed publishes: fetched from the simulator
-        (deterministic for a seed) and validated as the worker does."""
-        settings = SyncWorkerSettings(
-            randomuser_url=f"{self.stack.sim_url}/api/",
-            upstream_users_per_window=1_000_000,
-            fetch_backoff_seconds=0,
-            _env_file=None,
+        The oracle of the fault tests: what upstream actually sent, from the
+        simulator's own record, not recomputed with the production client. A
+        page answered twice (a retried or redelivered fetch) counts once: the
+        same seed and page give the same users.
+        """
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{self.stack.sim_url}/_sim/served") as response,
+        ):
+            record = await response.json()
+        pages: dict[int, list[dict[str, Any]]] = {}
+        for request in record["requests"]:
+            params = request["params"]
+            if (
+                params.get("seed") == seed
+                and request["status"] == 200
+                and request["complete"]
+            ):
+                pages[int(params.get("page", "1"))] = request["users"]
+        users = [user for page in sorted(pages) for user in pages[page]]
+        assert len(users) == results, (
+            f"the simulator served {len(users)} users for {seed}"
+            f" in pages {sorted(pages)}, not {results}"
         )
-        async with aiohttp.ClientSession() as session:
-            client = HttpRandomuserClient.from_settings(session, settings)
-            fetched = await client.fetch(FetchRequest(results=results, seed=seed))
-        return validate_users(fetched.users).users
+        return users
+
+    async def upstream_rows(self, *, seed: str, results: int) -> Counter[Row]:
+        """The users upstream served for `seed`, as the rows a snapshot must list."""
+        users = await self.upstream_served(seed=seed, results=results)
+        return Counter(
+            (
+                user["country"],
+                f"{user['name']['first']} {user['name']['last']}",
+                user["gender"],
+                user["email"],
+            )
+            for user in users
+        )
+
+    async def sim_users(self, *, seed: str, results: int) -> list[User]:
+        """Users to publish by hand, drawn from the simulator (one request)."""
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(
+                f"{self.stack.sim_url}/api/",
+                params={"results": str(results), "seed": seed},
+            ) as response,
+        ):
+            body = await response.json()
+        return [
+            User(
+                name=f"{raw['name']['first']} {raw['name']['last']}",
+                gender=raw["gender"],
+                email=raw["email"],
+                country=raw["location"]["country"],
+                title=raw["name"]["title"],
+                nat=raw["nat"],
+                uuid=raw["login"]["uuid"],
+            )
+            for raw in body["results"]
+        ]
 
     # -- the broker ---------------------------------------------------------
 
