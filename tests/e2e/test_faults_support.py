@@ -31,10 +31,12 @@ from devstack.stack import ROOT, Process, Stack, free_port, port_open
 from query_service.read_model import MongoReadModel
 from tests.e2e.conftest import ARTIFACTS, StackClient, stack_config
 from tests.support.broker import delete_topology
-from tests.support.eventually import eventually, wait_until
+from tests.support.eventually import eventually
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Mapping
+
+    from tests.support.rabbit_node import RabbitNode
 
 Row = tuple[str, str, str, str]
 """One served user: (country, name, gender, email)."""
@@ -426,35 +428,14 @@ async def rabbitmqctl(*args: str, timeout: float = 60) -> str:
 
 
 @contextlib.asynccontextmanager
-async def broker_stopped() -> AsyncIterator[None]:
-    """Stop the RabbitMQ application for the block; always start it again after."""
-    await rabbitmqctl("stop_app")
+async def broker_stopped(node: RabbitNode) -> AsyncIterator[None]:
+    """Stop a private node's RabbitMQ application for the block; always start it
+    again after."""
+    await asyncio.to_thread(node.stop_app)
     try:
         yield
     finally:
-        await asyncio.to_thread(ensure_broker_running)
-
-
-def ensure_broker_running() -> None:
-    """Start the RabbitMQ application (or the whole node); wait until it serves.
-
-    Synchronous, so that a fixture's teardown can call it whatever happened.
-    """
-    started = subprocess.run(
-        ["rabbitmqctl", "start_app"], capture_output=True, timeout=60, check=False
-    )
-    if started.returncode != 0:
-        # The node itself is down, not just the application.
-        subprocess.run(["rabbitmq-server", "-detached"], timeout=60, check=True)
-    subprocess.run(
-        ["rabbitmqctl", "await_startup", "--timeout", "60"],
-        capture_output=True,
-        timeout=90,
-        check=True,
-    )
-    wait_until(
-        lambda: port_open("127.0.0.1", 5672), timeout=30, what="RabbitMQ listening"
-    )
+        await asyncio.to_thread(node.start_app)
 
 
 # -- what readers saw ---------------------------------------------------------
