@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 # RabbitMQ is installed locally only when no AMQP_URL points elsewhere.
 RUN_PACKAGES := nginx $(if $(AMQP_URL),,rabbitmq-server)
-TEST_PACKAGES := $(RUN_PACKAGES) chromium fonts-noto-core
+TEST_PACKAGES := $(RUN_PACKAGES) chromium fonts-noto-core nodejs
 PYTEST_ARGS ?=
 
 .PHONY: run run-offline install install-test lint format test test-fast test-e2e bench clean
