@@ -48,7 +48,7 @@ format: $(VENV)/.test-deps
 test: install-test lint  ## lint, then every test (unit, integration, e2e)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: $(VENV)/.test-deps  ## unit tests only
+test-fast: $(VENV)/.test-deps  ## unit tests only: no services, under 60 s
 	$(PY) -m pytest -m "not integration and not e2e" $(PYTEST_ARGS)
 
 test-e2e: install-test
