@@ -16,7 +16,6 @@ from tests.e2e.test_faults_support import (
     FaultStack,
     Readers,
     broker_stopped,
-    completed_counts,
     private_stack,
     rows_of,
 )
@@ -117,7 +116,7 @@ async def test_a_broker_restart_mid_sync_loses_duplicates_and_shows_nothing_half
             # so it also waits out a redelivered command's second attempt.
             after = await client.sync(results=100, seed=f"{seed}-after")
         status = await client.get_json("/queries/sync-status")
-        readers.check(await completed_counts(client))
+        readers.check(await fs.upstream_counts())
         expected = await fs.upstream_rows(seed=seed, results=BIG)
 
         total = sum(expected.values())

@@ -212,7 +212,9 @@ class FaultStack:
             faults: list[dict[str, Any]] = (await response.json())["faults"]
             return faults
 
-    async def upstream_served(self, *, seed: str, results: int) -> list[dict[str, Any]]:
+    async def upstream_served(
+        self, *, seed: str, results: int | None
+    ) -> list[dict[str, Any]]:
         """The users the simulator recorded serving for `seed` (`GET /_sim/served`):
         one complete 200 answer per page, pages in order.
 
@@ -236,11 +238,24 @@ class FaultStack:
             ):
                 pages[int(params.get("page", "1"))] = request["users"]
         users = [user for page in sorted(pages) for user in pages[page]]
-        assert len(users) == results, (
+        assert results is None or len(users) == results, (
             f"the simulator served {len(users)} users for {seed}"
             f" in pages {sorted(pages)}, not {results}"
         )
         return users
+
+    async def upstream_counts(self) -> dict[str, int]:
+        """For every completed sync sync-status lists, by sync id: how many users
+        the simulator served for its seed (what readers must see in full)."""
+        status = await self.client.get_json("/queries/sync-status")
+        counts: dict[str, int] = {}
+        for attempt in status["recent"]:
+            if attempt["user_count"] is None:
+                continue
+            assert attempt["seed"], attempt
+            served = await self.upstream_served(seed=attempt["seed"], results=None)
+            counts[attempt["sync_id"]] = len(served)
+        return counts
 
     async def upstream_rows(self, *, seed: str, results: int) -> Counter[Row]:
         """The users upstream served for `seed`, as the rows a snapshot must list."""
@@ -531,7 +546,12 @@ class Readers:
 
 
 async def completed_counts(client: StackClient) -> dict[str, int]:
-    """user_count announced by sync.completed for every completed attempt listed."""
+    """user_count announced by sync.completed for every completed attempt listed.
+
+    Only for tests that publish the events themselves (the counts are then the
+    test's own input); syncs fetched from the simulator use
+    `FaultStack.upstream_counts`, what upstream served.
+    """
     status = await client.get_json("/queries/sync-status")
     return {
         attempt["sync_id"]: attempt["user_count"]
