@@ -27,7 +27,14 @@ from pymongo import AsyncMongoClient
 from common.amqp import AmqpPublisher, connect
 from contracts.topology import Topology
 from contracts.users import User
-from devstack.stack import ROOT, Process, Stack, free_port, port_open
+from devstack.stack import (
+    ROOT,
+    Process,
+    Stack,
+    die_with_parent,
+    free_port,
+    port_open,
+)
 from query_service.read_model import MongoReadModel
 from tests.e2e.conftest import ARTIFACTS, StackClient, stack_config
 from tests.support.broker import delete_topology
@@ -387,6 +394,7 @@ def _respawn(old: Process) -> Process:
         stdout=log_file,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=die_with_parent,
     )
     return Process(old.name, popen, old.log_path, log_file)
 
