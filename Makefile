@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PYTHON ?= python3
 # RabbitMQ is installed locally only when no AMQP_URL points elsewhere.
 RUN_PACKAGES := nginx $(if $(AMQP_URL),,rabbitmq-server)
-TEST_PACKAGES := $(RUN_PACKAGES) chromium fonts-noto-core
+TEST_PACKAGES := $(RUN_PACKAGES) chromium fonts-noto-core nodejs
 PYTEST_ARGS ?=
 # Every Python dependency (runtime, local, test) pinned: make, the Dockerfile
 # and CI install from it. `make lock` rewrites it after pyproject.toml changes;
@@ -47,6 +47,7 @@ lint: $(VENV)/.test-deps
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(PY) scripts/check_test_paths.py tests
 
 format: $(VENV)/.test-deps
 	$(VENV)/bin/ruff format .
@@ -55,7 +56,7 @@ format: $(VENV)/.test-deps
 test: install-test lint  ## lint, then every test (unit, integration, e2e)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-fast: $(VENV)/.test-deps  ## unit tests only
+test-fast: $(VENV)/.test-deps  ## unit tests only: no services, under 60 s
 	$(PY) -m pytest -m "not integration and not e2e" $(PYTEST_ARGS)
 
 test-e2e: install-test

@@ -34,7 +34,9 @@ def create_app(
         window=settings.idempotency_window_seconds,
         capacity=settings.idempotency_keys_kept,
     )
-    readiness = Readiness("amqp")
+    readiness = Readiness(
+        "amqp", service="command_service", instance=settings.instance_id
+    )
     add_health_routes(app, readiness)
     add_metrics_route(app)
     if publisher is not None:

@@ -16,9 +16,11 @@ if TYPE_CHECKING:
 class Readiness:
     """Named boolean checks; the process is ready when all of them pass."""
 
-    def __init__(self, *names: str) -> None:
+    def __init__(self, *names: str, service: str, instance: str) -> None:
         self._checks = dict.fromkeys(names, False)
         self._stopping = False
+        self.identity: dict[str, str] = {"service": service, "instance": instance}
+        """Who answers: the service's name and this process's instance id."""
 
     def set(self, name: str, *, ok: bool) -> None:
         """Record the state of one check."""
@@ -36,6 +38,7 @@ class Readiness:
     def report(self) -> dict[str, object]:
         """The state of every check, for the /readyz body."""
         return {
+            **self.identity,
             "ready": self.ready,
             "stopping": self._stopping,
             "checks": dict(self._checks),
@@ -45,9 +48,13 @@ class Readiness:
 READINESS = web.AppKey("readiness", Readiness)
 
 
-async def healthz(_: web.Request) -> web.Response:
-    """Liveness: the event loop answers."""
-    return web.json_response({"status": "ok"})
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness: the event loop answers, naming the service and its instance.
+
+    The name and instance let whoever started the process check that a port is
+    answered by the process it started, not by another one that took the port.
+    """
+    return web.json_response({"status": "ok", **request.app[READINESS].identity})
 
 
 async def readyz(request: web.Request) -> web.Response:

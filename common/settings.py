@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import uuid
 from typing import Literal, TypeVar
 
 from pydantic import Field, PositiveFloat, PositiveInt, ValidationError
@@ -45,6 +46,14 @@ class BaseServiceSettings(BaseSettings):
     )
     shutdown_timeout_seconds: PositiveFloat = Field(
         default=10.0, le=600, description="How long in-flight work may finish on stop."
+    )
+    instance_id: str = Field(
+        default_factory=lambda: uuid.uuid4().hex,
+        pattern=r"^[A-Za-z0-9_\-]{1,64}$",
+        description=(
+            "This process's id in its /healthz and /readyz bodies: a new uuid4 per"
+            " process unless set (the local stack sets it to check who answers a port)."
+        ),
     )
 
 

@@ -12,6 +12,7 @@ import threading
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from devstack import runstate
 from devstack.rabbit_cluster import RabbitCluster
 from devstack.rabbitmq import (
     AdminCredentials,
@@ -93,6 +94,27 @@ def _broker_line(amqp_url: str, cluster: RabbitCluster | None) -> str:
     return ", ".join(f"{node.name} :{node.port}" for node in cluster.nodes)
 
 
+def _stop_earlier_stack(state_file: Path) -> None:
+    """Stop what an earlier `make run` left running (its parent killed or crashed);
+    refuse to start beside one that still runs."""
+    parent, children = runstate.leftovers(state_file)
+    if parent is not None and parent.pid != os.getpid():
+        print(
+            f"make run failed: another stack runs (make run pid {parent.pid});"
+            " stop it first (Ctrl-C in its terminal, or kill it)",
+            file=sys.stderr,
+        )
+        raise SystemExit(1)
+    if children:
+        listed = ", ".join(f"{c.name} (pid {c.pid})" for c in children)
+        print(
+            f"an earlier stack is still running: {listed}; stopping it ...",
+            flush=True,
+        )
+        runstate.stop(children)
+    state_file.unlink(missing_ok=True)
+
+
 def main() -> None:
     """Start the stack from the environment, print its URLs, stop on a signal."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -133,6 +155,8 @@ def main() -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    state_file = config.run_dir / "stack.json"
+    _stop_earlier_stack(state_file)
     stack = Stack(config)
     admin = None
     try:
@@ -150,6 +174,7 @@ def main() -> None:
             cluster.stop()
         print(f"make run failed: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
+    runstate.write(state_file, os.getpid(), stack.processes)
     base = stack.base_url
     management = (
         "no management UI on the local cluster's nodes"
@@ -199,6 +224,7 @@ Press Ctrl-C to stop.""",
         stack.stop()
         if cluster:
             cluster.stop()
+        state_file.unlink(missing_ok=True)
         print("stopped.", flush=True)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib.util
+import json
 import os
 import pwd
 import shutil
@@ -14,9 +16,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Final
+
+from devstack.ports import release_port, reserve_port
 
 from devstack import gateway, tls
 
@@ -26,12 +31,19 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 
 
+SERVICE_OF_MODULE: Final[dict[str, str]] = {
+    "command_service": "command_service",
+    "query_service": "query_service",
+    "query_service.projector": "projector",
+    "sync_worker": "sync_worker",
+}
+"""The service name each module's /healthz and /readyz bodies give."""
+
+
 def free_port() -> int:
-    """A TCP port that was free a moment ago on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port on 127.0.0.1 reserved for this process: no other stack on the machine
+    is given it until `release_port` (see devstack.ports)."""
+    return reserve_port()
 
 
 def port_open(host: str, port: int) -> bool:
@@ -50,6 +62,39 @@ def http_ok(url: str) -> bool:
             return 200 <= int(response.status) < 300
     except (urllib.error.URLError, OSError):
         return False
+
+
+def answers_as(url: str, service: str, instance: str) -> bool:
+    """True when `url` answers 2xx as `service` with `instance`; False while
+    nothing answers or the process is not ready yet.
+
+    Raises:
+        StackError: the port is answered by another process (another service, or
+            another instance of it): it was taken by someone else, so the stack
+            would send its traffic to the wrong process.
+    """
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (local URLs)
+            status, raw = int(response.status), response.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    except (urllib.error.URLError, OSError):
+        return False
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    who = (
+        (body.get("service"), body.get("instance")) if isinstance(body, dict) else None
+    )
+    if who != (service, instance):
+        if status == 503 and who is None:
+            return False
+        raise StackError(
+            f"{url} answers {status} as {who or raw[:80]!r}, not as {service}"
+            f" instance {instance}: another process holds that port"
+        )
+    return 200 <= status < 300
 
 
 def wait_for(
@@ -83,6 +128,10 @@ class Process:
     log_path: Path
     log_file: IO[bytes]
     ready_url: str | None = None
+    service: str | None = None
+    """The name its health body must give."""
+    instance: str | None = None
+    """The instance id it was given (INSTANCE_ID); its health body must give it."""
 
 
 @dataclass
@@ -204,6 +253,7 @@ class Stack:
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         process = Process(name, popen, log_path, log_file, ready_url)
         self.processes.append(process)
@@ -217,12 +267,29 @@ class Stack:
         timeout: float = 60,
         **env: str,
     ) -> Process:
-        """Start `python -m module` and wait for its readiness URL."""
+        """Start `python -m module` and wait until its readiness URL answers 200
+        as this very process (its service name and the instance id given to it).
+
+        Raises:
+            StackError: it exited, was not ready in time, or its port is answered
+                by another process.
+        """
+        instance = uuid.uuid4().hex
+        service = SERVICE_OF_MODULE.get(module, module)
         process = self._spawn(
-            name, [sys.executable, "-m", module], self._env(**env), ready_url
+            name,
+            [sys.executable, "-m", module],
+            self._env(INSTANCE_ID=instance, **env),
+            ready_url,
         )
+        process.service, process.instance = service, instance
         if ready_url:
-            wait_for(lambda: http_ok(ready_url), name, timeout, process)
+            wait_for(
+                lambda: answers_as(ready_url, service, instance),
+                name,
+                timeout,
+                process,
+            )
         return process
 
     def start(self) -> None:
@@ -258,14 +325,19 @@ class Stack:
                 process,
             )
         if config.offline and not config.randomuser_url:
+            instance = uuid.uuid4().hex
             process = self._spawn(
                 "randomuser-sim",
                 [sys.executable, "-m", "randomuser_sim", "--host", "127.0.0.1",
-                 "--port", str(config.sim_port), *config.sim_args],
+                 "--port", str(config.sim_port), "--instance-id", instance,
+                 *config.sim_args],
                 self._env(),
             )  # fmt: skip
+            process.service, process.instance = "randomuser_sim", instance
             wait_for(
-                lambda: port_open("127.0.0.1", config.sim_port),
+                lambda: answers_as(
+                    f"{self.sim_url}/_sim/healthz", "randomuser_sim", instance
+                ),
                 "simulator",
                 30,
                 process,
@@ -297,6 +369,9 @@ class Stack:
         )
         if config.nginx:
             self.start_nginx()
+        # Last, once everything listens: each port still answers as the process
+        # started there (one that lost its port to another would fail here).
+        self.check_identities()
 
     def start_nginx(self) -> Process:
         """Start nginx for this configuration and wait until it proxies reads."""
@@ -339,6 +414,30 @@ class Stack:
                     process.popen.wait(timeout=5)
             process.log_file.close()
         self.processes.clear()
+        config = self.config
+        for port in (
+            config.http_port,
+            config.command_port,
+            *config.query_ports,
+            config.projector_health_port,
+            config.worker_health_port,
+            config.sim_port,
+            config.mongo_port,
+        ):
+            release_port(port)
+
+    def check_identities(self) -> None:
+        """Check that every Python service's port still answers as the process the
+        stack started there.
+
+        Raises:
+            StackError: a port answers as another process, or not at all.
+        """
+        for process in self.processes:
+            if process.ready_url and process.service and process.instance:
+                health = process.ready_url.rsplit("/", 1)[0] + "/healthz"
+                if not answers_as(health, process.service, process.instance):
+                    raise StackError(f"{process.name} does not answer at {health}")
 
     def process(self, name: str) -> Process:
         """The running process called `name`."""
@@ -346,6 +445,22 @@ class Stack:
             if process.name == name:
                 return process
         raise KeyError(name)
+
+
+def die_with_parent() -> None:
+    """In a child, before exec: ask Linux to SIGTERM it when its parent dies.
+
+    So a stack whose parent is killed (kill -9, a crashed test run) does not
+    leave its services behind. Linux delivers the signal when the parent
+    *thread* ends: start stacks from a thread that outlives them. A no-op
+    where prctl is missing.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG: Final = 1
 
 
 def nginx_cache_dir(config: StackConfig) -> Path:

@@ -47,7 +47,9 @@ def create_app(
     """Build a query replica; `read_model` replaces MongoDB (tests)."""
     app = web.Application(middlewares=[http_metrics_middleware(), problems])
     app[SETTINGS] = settings
-    readiness = Readiness("read_model")
+    readiness = Readiness(
+        "read_model", service="query_service", instance=settings.instance_id
+    )
     add_health_routes(app, readiness)
     add_metrics_route(app)
     setup_routes(app)

@@ -44,7 +44,9 @@ async def run(
             STARTUP_TIMEOUT_SECONDS.
     """
     stop = stop if stop is not None else stop_event_on_signals()
-    readiness = Readiness("amqp", "mongo")
+    readiness = Readiness(
+        "amqp", "mongo", service="projector", instance=settings.instance_id
+    )
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(
             serve_health(readiness, settings.health_host, settings.health_port)

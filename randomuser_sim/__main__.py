@@ -36,6 +36,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rate-window-seconds", type=float, default=300.0)
     parser.add_argument("--latency-ms", type=int, default=0)
     parser.add_argument(
+        "--instance-id", help="this process's id in /_sim/healthz (default: a uuid4)"
+    )
+    parser.add_argument(
         "--gzip", action="store_true", help="compress bodies as production does"
     )
     parser.add_argument(
@@ -54,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             rate_window_seconds=args.rate_window_seconds,
             latency_ms=args.latency_ms,
             gzip=args.gzip,
+            **({"instance_id": args.instance_id} if args.instance_id else {}),
         )
     except ValidationError as exc:
         for error in exc.errors():

@@ -55,6 +55,29 @@ async def get_stats(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+async def get_served(request: web.Request) -> web.Response:
+    """`{"requests": [...]}`: every API request (the latest 1,000), oldest first,
+    with its query parameters, status, fault, and the users its body held
+    (name, gender, email, country, nat, login uuid). The oracle of the tests.
+    """
+    served = [entry.describe() for entry in request.app[SIM].served]
+    return web.json_response({"requests": served})
+
+
+async def delete_served(request: web.Request) -> web.Response:
+    """Forget the served record."""
+    request.app[SIM].served.clear()
+    return web.Response(status=204)
+
+
+async def get_health(request: web.Request) -> web.Response:
+    """Liveness, naming the service and this process's instance id."""
+    state = request.app[SIM]
+    return web.json_response(
+        {"status": "ok", "service": "randomuser_sim", "instance": state.instance}
+    )
+
+
 async def delete_rate_limit(request: web.Request) -> web.Response:
     """Reset every client's rate-limit counter."""
     request.app[SIM].limiter.reset()

@@ -16,11 +16,14 @@ from aiohttp import web
 from randomuser_sim import pages
 from randomuser_sim.corrupt import hostile, malformed
 from randomuser_sim.faults import CLOUDFLARE_STATUS, Fault
-from randomuser_sim.generator import generate
+from randomuser_sim.generator import User, generate
 from randomuser_sim.params import Unanswerable, parse_params
 from randomuser_sim.render import JSON_TYPE, info_block, render
-from randomuser_sim.state import SIM, SimState
+from randomuser_sim.state import SIM, Served, SimState, served_user
 from randomuser_sim.versions import VERSIONS
+
+_RECORDED: Final = web.RequestKey("randomuser_sim.recorded", bool)
+"""Set on a request once the served record has an entry for it."""
 
 if TYPE_CHECKING:
     from randomuser_sim.faults import FaultMode
@@ -67,10 +70,40 @@ async def handle(request: web.Request) -> web.StreamResponse:
         await asyncio.sleep(state.config.latency_ms / 1000)
     if fault is not None:
         if fault.mode == "hang":
-            return await hang(request, state)
+            hung = await hang(request, state)
+            _record(request, state, hung.status, fault.mode, complete=False)
+            return hung
         if (canned := _canned(fault.mode, request, state)) is not None:
+            _record(request, state, canned.status, fault.mode, complete=True)
             return canned
-    return await _serve(request, state, fault)
+    served = await _serve(request, state, fault)
+    if not request.get(_RECORDED, False):
+        # Refused before any user was generated: 404, rate limit, or a hang.
+        _record(request, state, served.status, None, complete=True)
+    return served
+
+
+def _record(
+    request: web.Request,
+    state: SimState,
+    status: int,
+    fault: str | None,
+    *,
+    complete: bool,
+    users: list[User] | None = None,
+) -> None:
+    request[_RECORDED] = True
+    state.served.append(
+        Served(
+            method=request.method,
+            path=request.path,
+            params=dict(request.query),
+            status=status,
+            fault=fault,
+            complete=complete,
+            users=[served_user(user) for user in users or []],
+        )
+    )
 
 
 def _canned(
@@ -143,7 +176,16 @@ async def _serve(
     if fault is not None and mode == "slow":
         await asyncio.sleep(fault.delay)
     state.stats.users_served += len(users)
-    return await _respond(request, state, rendered, body, download=params.download)
+    response = await _respond(request, state, rendered, body, download=params.download)
+    _record(
+        request,
+        state,
+        response.status,
+        mode,
+        complete=mode != "truncated",
+        users=users,
+    )
+    return response
 
 
 async def _respond(

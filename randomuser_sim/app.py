@@ -30,5 +30,8 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_delete("/_sim/faults", admin.delete_faults)
     app.router.add_get("/_sim/stats", admin.get_stats, allow_head=False)
     app.router.add_delete("/_sim/rate-limit", admin.delete_rate_limit)
+    app.router.add_get("/_sim/served", admin.get_served, allow_head=False)
+    app.router.add_delete("/_sim/served", admin.delete_served)
+    app.router.add_get("/_sim/healthz", admin.get_health, allow_head=False)
     app.router.add_route("*", "/_sim/{path:.*}", admin.unknown)
     app.router.add_route("*", "/{path:.*}", api.handle)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -20,6 +22,10 @@ class SimConfig(BaseModel):
     )
     latency_ms: int = Field(
         default=0, ge=0, le=600_000, description="Delay added to every API response."
+    )
+    instance_id: str = Field(
+        default_factory=lambda: uuid.uuid4().hex,
+        description="This process's id in /_sim/healthz: a uuid4 unless given.",
     )
     gzip: bool = Field(
         default=False,

@@ -52,7 +52,7 @@ async def run(
     """
     stop = stop if stop is not None else stop_event_on_signals()
     topology = Topology(settings.amqp_namespace)
-    readiness = Readiness("amqp")
+    readiness = Readiness("amqp", service="sync_worker", instance=settings.instance_id)
     name = f"sync_worker {socket.gethostname()}:{os.getpid()}"
     async with AsyncExitStack() as stack:
         connection = await connect(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -10,23 +11,24 @@ import pytest
 if TYPE_CHECKING:
     from tests.e2e.conftest import StackClient
 
-UPSTREAM_FAILURES = [
-    "http_500",
-    "http_502_cloudflare",
-    "http_503_cloudflare",
-    "http_504_cloudflare",
-    "http_520_cloudflare",
-    "http_403_cloudflare_block",
-    "rate_limit",
-    "rate_limit_503",
-    "error_json",
-    "truncated",
-    "empty_body",
-    "empty_results",
-    "placeholder",
-    "hang",
-    "not_found",
-]
+UPSTREAM_FAILURES: dict[str, tuple[str, int | None]] = {
+    # simulator fault: (the kind of failure every attempt must name, HTTP status)
+    "http_500": ("http_error", 500),
+    "http_502_cloudflare": ("http_error", 502),
+    "http_503_cloudflare": ("http_error", 503),
+    "http_504_cloudflare": ("http_error", 504),
+    "http_520_cloudflare": ("http_error", 520),
+    "http_403_cloudflare_block": ("blocked", 403),
+    "rate_limit": ("rate_limited", 429),
+    "rate_limit_503": ("rate_limited", 503),
+    "error_json": ("error_object", 500),
+    "truncated": ("truncated", None),
+    "empty_body": ("empty_body", None),
+    "empty_results": ("empty_results", None),
+    "placeholder": ("placeholder", None),
+    "hang": ("timeout", None),
+    "not_found": ("not_found", 404),
+}
 
 
 async def test_a_sync_through_nginx_serves_users_grouped_by_country(
@@ -71,7 +73,13 @@ async def test_an_upstream_failure_keeps_the_last_data_and_says_why(
 
     attempt = await stack.sync_expect_failure(results=60)
 
-    assert attempt["reason"]
+    kind, http_status = UPSTREAM_FAILURES[mode]
+    # The reason ends with the kind of every attempt, then the last detail.
+    history = re.search(r"\(([a-z_, ]+)\); last: (.*)$", attempt["reason"])
+    assert history is not None, attempt["reason"]
+    assert set(history[1].split(", ")) == {kind}, attempt["reason"]
+    if http_status is not None:
+        assert history[2].startswith(f"HTTP {http_status}"), attempt["reason"]
     after = await stack.get_json("/queries/countries")
     assert after == before
     status = await stack.get_json("/queries/sync-status")

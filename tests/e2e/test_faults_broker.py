@@ -1,7 +1,8 @@
 """RabbitMQ restarted in the middle of a sync: nothing lost, duplicated or half-visible.
 
-The machine's broker really restarts (`rabbitmqctl stop_app` / `start_app`);
-the test skips when the session's broker is not this machine's RabbitMQ.
+The broker really restarts (`rabbitmqctl stop_app` / `start_app`): a private
+node of this module's own (tests/support/rabbit_node.py), so the machine's
+broker, which other test runs share, is never touched.
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ from tests.e2e.test_faults_support import (
     FaultStack,
     Readers,
     broker_stopped,
-    completed_counts,
-    ensure_broker_running,
-    local_broker,
     private_stack,
     rows_of,
 )
 from tests.support.eventually import eventually
+from tests.support.rabbit_node import RabbitNode, rabbit_node
+from tests.support.rabbit_node import available as rabbit_node_available
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -30,13 +30,21 @@ BIG = 20_000
 BROKER_CLIENTS = ("projector", "sync-worker", "command-service")
 
 
+@pytest.fixture(scope="module")
+def private_node() -> Iterator[RabbitNode]:
+    """A RabbitMQ node of this module's own, to restart at will."""
+    if (missing := rabbit_node_available()) is not None:
+        pytest.fail(missing)
+    with rabbit_node() as node:
+        yield node
+
+
 @pytest.fixture
-def machine_broker(amqp_url: str) -> Iterator[str]:
-    """This machine's RabbitMQ (else skip), running again after the test
-    whatever happened, a timeout in the middle of the restart included."""
-    local_broker(amqp_url)
-    yield amqp_url
-    ensure_broker_running()
+def node(private_node: RabbitNode) -> Iterator[RabbitNode]:
+    """The private node, its application running again after the test whatever
+    happened (a timeout in the middle of the restart included)."""
+    yield private_node
+    private_node.start_app()
 
 
 async def _in_fetch(fs: FaultStack) -> None:
@@ -75,10 +83,10 @@ async def _served_attempt_of(fs: FaultStack, command_id: str) -> dict[str, Any] 
 @pytest.mark.timeout(150)
 @pytest.mark.parametrize("phase", ["fetching", "projecting"])
 async def test_a_broker_restart_mid_sync_loses_duplicates_and_shows_nothing_half_done(
-    machine_broker: str, mongo_url: str, phase: str
+    node: RabbitNode, mongo_url: str, phase: str
 ) -> None:
     async with private_stack(
-        machine_broker,
+        node.amqp_url,
         mongo_url,
         label=f"broker-restart-{phase}",
         # The slow upstream answer must outlast the broker's restart.
@@ -86,14 +94,13 @@ async def test_a_broker_restart_mid_sync_loses_duplicates_and_shows_nothing_half
     ) as fs:
         client = fs.client
         seed = f"rs-{phase[:5]}"
-        expected = await fs.upstream_rows(results=BIG, seed=seed)
         before = await client.sync(results=200, seed=f"{seed}-before")
         async with Readers((client.base_url, *client.replica_urls)) as readers:
             if phase == "fetching":
                 await client.fault("slow", count=1, delay=8)
             command_id = await client.trigger(results=BIG, seed=seed)
             await (_in_fetch(fs) if phase == "fetching" else fs.staging_begun())
-            async with broker_stopped():
+            async with broker_stopped(node):
                 await eventually(
                     lambda: _broker_clients_not_ready(fs),
                     timeout=15,
@@ -109,7 +116,8 @@ async def test_a_broker_restart_mid_sync_loses_duplicates_and_shows_nothing_half
             # so it also waits out a redelivered command's second attempt.
             after = await client.sync(results=100, seed=f"{seed}-after")
         status = await client.get_json("/queries/sync-status")
-        readers.check(await completed_counts(client))
+        readers.check(await fs.upstream_counts())
+        expected = await fs.upstream_rows(seed=seed, results=BIG)
 
         total = sum(expected.values())
         assert served["snapshot"]["user_count"] == total

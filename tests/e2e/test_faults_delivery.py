@@ -87,7 +87,7 @@ async def test_shuffled_duplicated_events_of_a_sync_end_as_one_in_order_delivery
     amqp_url: str, mongo_url: str
 ) -> None:
     async with private_stack(amqp_url, mongo_url, label="delivery-shuffled") as fs:
-        users = await fs.upstream_users(results=USERS, seed="dupshuffle")
+        users = await fs.sim_users(results=USERS, seed="dupshuffle")
         start = utc_now() - timedelta(minutes=10)
         in_order, in_order_done = _events(users, start)
         shuffled, shuffled_done = _events(users, start + timedelta(minutes=1))
@@ -140,7 +140,7 @@ async def test_a_duplicated_failure_and_a_late_older_sync_leave_the_snapshot_alo
     amqp_url: str, mongo_url: str
 ) -> None:
     async with private_stack(amqp_url, mongo_url, label="delivery-failures") as fs:
-        users = await fs.upstream_users(results=USERS, seed="dupfailure")
+        users = await fs.sim_users(results=USERS, seed="dupfailure")
         start = utc_now() - timedelta(minutes=10)
         current, current_done = _events(users, start)
         failing, _ = _events(users[:1500], start + timedelta(minutes=1))

@@ -95,7 +95,7 @@ async def test_a_database_outage_serves_what_replicas_hold_and_projects_after_it
         served = await fs.served_everywhere(attempt["sync_id"])
 
         assert attempt["state"] == "promoted", attempt
-        assert rows_of(served) == await fs.upstream_rows(results=500, seed="mo-during")
+        assert rows_of(served) == await fs.upstream_rows(seed="mo-during", results=500)
         assert served["snapshot"]["user_count"] == attempt["user_count"]
         status, checks = await _projector_readiness(fs)
         assert status == 200, checks

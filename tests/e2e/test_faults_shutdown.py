@@ -26,7 +26,6 @@ async def test_a_worker_stopped_mid_sync_finishes_it_or_hands_the_command_back(
     ) as fs:
         client = fs.client
         seed = f"term-{outcome}"
-        expected = await fs.upstream_rows(results=500, seed=seed)
         commands = fs.topology.sync_requests_queue
         # Upstream answers after `delay`: shorter or longer than the grace period.
         await client.fault("slow", count=1, delay=delay)
@@ -47,6 +46,7 @@ async def test_a_worker_stopped_mid_sync_finishes_it_or_hands_the_command_back(
         await fs.all_ready()
         status = await client.get_json("/queries/sync-status")
         served = await fs.served_everywhere(attempt["sync_id"])
+        expected = await fs.upstream_rows(seed=seed, results=500)
 
         assert attempt["state"] == "promoted", attempt
         assert rows_of(served) == expected
@@ -66,7 +66,6 @@ async def test_a_projector_stopped_mid_stream_loses_no_event(
         env={"SHUTDOWN_TIMEOUT_SECONDS": str(GRACE)},
     ) as fs:
         client = fs.client
-        expected = await fs.upstream_rows(results=20_000, seed="term-proj")
         command_id = await client.trigger(results=20_000, seed="term-proj")
         await fs.staging_begun()
         assert await fs.stop_service("projector", signal.SIGTERM) == 0
@@ -76,6 +75,7 @@ async def test_a_projector_stopped_mid_stream_loses_no_event(
         await fs.all_ready()
         status = await client.get_json("/queries/sync-status")
         served = await fs.served_everywhere(attempt["sync_id"])
+        expected = await fs.upstream_rows(seed="term-proj", results=20_000)
 
         assert attempt["state"] == "promoted", attempt
         assert attempt["batches_staged"] == attempt["batch_count"] == 10

@@ -26,19 +26,24 @@ from pymongo import AsyncMongoClient
 
 from common.amqp import AmqpPublisher, connect
 from contracts.topology import Topology
-from devstack.stack import ROOT, Process, Stack, free_port, port_open
+from contracts.users import User
+from devstack.stack import (
+    ROOT,
+    Process,
+    Stack,
+    die_with_parent,
+    free_port,
+    port_open,
+)
 from query_service.read_model import MongoReadModel
-from sync_worker.randomuser import FetchRequest, HttpRandomuserClient
-from sync_worker.settings import SyncWorkerSettings
-from sync_worker.validation import validate_users
 from tests.e2e.conftest import ARTIFACTS, StackClient, stack_config
 from tests.support.broker import delete_topology
-from tests.support.eventually import eventually, wait_until
+from tests.support.eventually import eventually
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Mapping
 
-    from contracts.users import User
+    from tests.support.rabbit_node import RabbitNode
 
 Row = tuple[str, str, str, str]
 """One served user: (country, name, gender, email)."""
@@ -214,24 +219,86 @@ class FaultStack:
             faults: list[dict[str, Any]] = (await response.json())["faults"]
             return faults
 
-    async def upstream_rows(self, *, results: int, seed: str) -> Counter[Row]:
-        """The users a sync with this seed must serve, as rows."""
-        users = await self.upstream_users(results=results, seed=seed)
-        return Counter((u.country, u.name, u.gender, u.email) for u in users)
+    async def upstream_served(
+        self, *, seed: str, results: int | None
+    ) -> list[dict[str, Any]]:
+        """The users the simulator recorded serving for `seed` (`GET /_sim/served`):
+        one complete 200 answer per page, pages in order.
 
-    async def upstream_users(self, *, results: int, seed: str) -> list[User]:
-        """The users a sync with this seed publishes: fetched from the simulator
-        (deterministic for a seed) and validated as the worker does."""
-        settings = SyncWorkerSettings(
-            randomuser_url=f"{self.stack.sim_url}/api/",
-            upstream_users_per_window=1_000_000,
-            fetch_backoff_seconds=0,
-            _env_file=None,
+        The oracle of the fault tests: what upstream actually sent, from the
+        simulator's own record, not recomputed with the production client. A
+        page answered twice (a retried or redelivered fetch) counts once: the
+        same seed and page give the same users.
+        """
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{self.stack.sim_url}/_sim/served") as response,
+        ):
+            record = await response.json()
+        pages: dict[int, list[dict[str, Any]]] = {}
+        for request in record["requests"]:
+            params = request["params"]
+            if (
+                params.get("seed") == seed
+                and request["status"] == 200
+                and request["complete"]
+            ):
+                pages[int(params.get("page", "1"))] = request["users"]
+        users = [user for page in sorted(pages) for user in pages[page]]
+        assert results is None or len(users) == results, (
+            f"the simulator served {len(users)} users for {seed}"
+            f" in pages {sorted(pages)}, not {results}"
         )
-        async with aiohttp.ClientSession() as session:
-            client = HttpRandomuserClient.from_settings(session, settings)
-            fetched = await client.fetch(FetchRequest(results=results, seed=seed))
-        return validate_users(fetched.users).users
+        return users
+
+    async def upstream_counts(self) -> dict[str, int]:
+        """For every completed sync sync-status lists, by sync id: how many users
+        the simulator served for its seed (what readers must see in full)."""
+        status = await self.client.get_json("/queries/sync-status")
+        counts: dict[str, int] = {}
+        for attempt in status["recent"]:
+            if attempt["user_count"] is None:
+                continue
+            assert attempt["seed"], attempt
+            served = await self.upstream_served(seed=attempt["seed"], results=None)
+            counts[attempt["sync_id"]] = len(served)
+        return counts
+
+    async def upstream_rows(self, *, seed: str, results: int) -> Counter[Row]:
+        """The users upstream served for `seed`, as the rows a snapshot must list."""
+        users = await self.upstream_served(seed=seed, results=results)
+        return Counter(
+            (
+                user["country"],
+                f"{user['name']['first']} {user['name']['last']}",
+                user["gender"],
+                user["email"],
+            )
+            for user in users
+        )
+
+    async def sim_users(self, *, seed: str, results: int) -> list[User]:
+        """Users to publish by hand, drawn from the simulator (one request)."""
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(
+                f"{self.stack.sim_url}/api/",
+                params={"results": str(results), "seed": seed},
+            ) as response,
+        ):
+            body = await response.json()
+        return [
+            User(
+                name=f"{raw['name']['first']} {raw['name']['last']}",
+                gender=raw["gender"],
+                email=raw["email"],
+                country=raw["location"]["country"],
+                title=raw["name"]["title"],
+                nat=raw["nat"],
+                uuid=raw["login"]["uuid"],
+            )
+            for raw in body["results"]
+        ]
 
     # -- the broker ---------------------------------------------------------
 
@@ -327,6 +394,7 @@ def _respawn(old: Process) -> Process:
         stdout=log_file,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        preexec_fn=die_with_parent,
     )
     return Process(old.name, popen, old.log_path, log_file)
 
@@ -383,35 +451,14 @@ async def rabbitmqctl(*args: str, timeout: float = 60) -> str:
 
 
 @contextlib.asynccontextmanager
-async def broker_stopped() -> AsyncIterator[None]:
-    """Stop the RabbitMQ application for the block; always start it again after."""
-    await rabbitmqctl("stop_app")
+async def broker_stopped(node: RabbitNode) -> AsyncIterator[None]:
+    """Stop a private node's RabbitMQ application for the block; always start it
+    again after."""
+    await asyncio.to_thread(node.stop_app)
     try:
         yield
     finally:
-        await asyncio.to_thread(ensure_broker_running)
-
-
-def ensure_broker_running() -> None:
-    """Start the RabbitMQ application (or the whole node); wait until it serves.
-
-    Synchronous, so that a fixture's teardown can call it whatever happened.
-    """
-    started = subprocess.run(
-        ["rabbitmqctl", "start_app"], capture_output=True, timeout=60, check=False
-    )
-    if started.returncode != 0:
-        # The node itself is down, not just the application.
-        subprocess.run(["rabbitmq-server", "-detached"], timeout=60, check=True)
-    subprocess.run(
-        ["rabbitmqctl", "await_startup", "--timeout", "60"],
-        capture_output=True,
-        timeout=90,
-        check=True,
-    )
-    wait_until(
-        lambda: port_open("127.0.0.1", 5672), timeout=30, what="RabbitMQ listening"
-    )
+        await asyncio.to_thread(node.start_app)
 
 
 # -- what readers saw ---------------------------------------------------------
@@ -507,7 +554,12 @@ class Readers:
 
 
 async def completed_counts(client: StackClient) -> dict[str, int]:
-    """user_count announced by sync.completed for every completed attempt listed."""
+    """user_count announced by sync.completed for every completed attempt listed.
+
+    Only for tests that publish the events themselves (the counts are then the
+    test's own input); syncs fetched from the simulator use
+    `FaultStack.upstream_counts`, what upstream served.
+    """
     status = await client.get_json("/queries/sync-status")
     return {
         attempt["sync_id"]: attempt["user_count"]

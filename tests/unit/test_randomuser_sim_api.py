@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -13,6 +12,7 @@ from randomuser_sim.__main__ import main
 from randomuser_sim.app import create_app
 from randomuser_sim.config import SimConfig
 from randomuser_sim.rate_limit import RateLimiter
+from tests.support.samples import SAMPLES
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     SimClient = TestClient[web.Request, web.Application]
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "randomuser"
+FIXTURES = SAMPLES
 RATE_LIMIT_BODY = (
     '{"error":"Whoa, ease up there cowboy. You\'ve requested 20000 users in the last '
     "minute. Help us keep this service free and spare some bandwidth for other users "
@@ -407,3 +407,61 @@ def test_a_bad_command_line_value_exits_2_naming_the_option(capsys, argv, option
 
     assert exited.value.code == 2
     assert option in capsys.readouterr().err
+
+
+async def test_the_served_record_lists_each_request_with_the_users_its_body_held(
+    client,
+):
+    answer = await client.get("/api/?results=3&seed=record&page=2")
+    body = await answer.json()
+    await client.post("/_sim/faults", json={"mode": "http_500", "count": 1})
+    await client.get("/api/?results=2&seed=record")
+
+    served = (await (await client.get("/_sim/served")).json())["requests"]
+
+    assert [(r["params"], r["status"], r["fault"]) for r in served] == [
+        ({"results": "3", "seed": "record", "page": "2"}, 200, None),
+        ({"results": "2", "seed": "record"}, 500, "http_500"),
+    ]
+    assert served[0]["complete"] is True
+    assert served[0]["users"] == [
+        {
+            "name": user["name"],
+            "gender": user["gender"],
+            "email": user["email"],
+            "country": user["location"]["country"],
+            "nat": user["nat"],
+            "uuid": user["login"]["uuid"],
+        }
+        for user in body["results"]
+    ]
+    assert served[1]["users"] == []
+
+
+async def test_a_truncated_answer_is_recorded_as_incomplete_and_delete_forgets(
+    client,
+):
+    await client.post("/_sim/faults", json={"mode": "truncated", "count": 1})
+    await client.get("/api/?results=2&seed=cut")
+
+    [entry] = (await (await client.get("/_sim/served")).json())["requests"]
+    deleted = await client.delete("/_sim/served")
+    after = (await (await client.get("/_sim/served")).json())["requests"]
+
+    assert (entry["fault"], entry["complete"], len(entry["users"])) == (
+        "truncated",
+        False,
+        2,
+    )
+    assert deleted.status == 204
+    assert after == []
+
+
+async def test_health_names_the_simulator_and_the_instance_it_was_given(
+    aiohttp_client: AiohttpClient,
+):
+    client = await aiohttp_client(create_app(SimConfig(instance_id="sim-1")))
+
+    body = await (await client.get("/_sim/healthz")).json()
+
+    assert body == {"status": "ok", "service": "randomuser_sim", "instance": "sim-1"}

@@ -7,7 +7,6 @@ import json
 import re
 import time
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +22,9 @@ from randomuser_sim.params import (
 )
 from randomuser_sim.transliterate import email_part
 from randomuser_sim.versions import VERSIONS
+from tests.support.samples import SAMPLES
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "randomuser"
+FIXTURES = SAMPLES
 V14 = VERSIONS["1.4"]
 V13 = VERSIONS["1.3"]
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -18,14 +17,13 @@ from sync_worker.randomuser import FetchedPage, FetchFailed, FetchRequest, page_
 from sync_worker.sync import SyncService, make_batches
 from sync_worker.validation import validate_users
 from tests.support.fakes import FakePublisher
+from tests.support.samples import sample_bytes
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
 
 SAMPLE_USERS: list[dict[str, Any]] = orjson.loads(
-    Path(
-        "/work/shared/randomuser_samples/v1.4_seed-b92435b8050047da_results-111.json"
-    ).read_bytes()
+    sample_bytes("v1.4_seed-b92435b8050047da_results-111.json")
 )["results"]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -21,13 +20,13 @@ from sync_worker.randomuser import (
     page_sizes,
 )
 from sync_worker.settings import SyncWorkerSettings
+from tests.support.samples import sample_bytes
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
-SAMPLES = Path("/work/shared/randomuser_samples")
 SAMPLE_USERS: list[dict[str, Any]] = orjson.loads(
-    (SAMPLES / "v1.4_seed-b92435b8050047da_results-111.json").read_bytes()
+    sample_bytes("v1.4_seed-b92435b8050047da_results-111.json")
 )["results"]
 CLOUDFLARE_502 = (
     "<!DOCTYPE html><html><head><title>randomuser.me | 502: Bad gateway</title>"

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import orjson
 import pytest
 
 from sync_worker.upstream import UpstreamError, parse_response
+from tests.support.samples import sample_bytes
 
-SAMPLES = Path("/work/shared/randomuser_samples")
 JSON = "application/json; charset=utf-8"
 HTML = "text/html; charset=UTF-8"
 
@@ -41,7 +40,7 @@ PLACEHOLDER = (
 
 
 def sample(name: str) -> bytes:
-    return (SAMPLES / name).read_bytes()
+    return sample_bytes(name)
 
 
 def failure(status: int, body: bytes, content_type: str | None = JSON) -> UpstreamError:
@@ -81,10 +80,10 @@ def test_the_111_user_v14_sample_keeps_numeric_and_string_postcodes_and_null_ids
 
 def test_the_v13_samples_parse_whether_compact_or_pretty_with_a_leading_blank_line():
     compact = parse_response(
-        200, JSON, sample("v1.3/v1.3_seed-dca4d7167be9cb98_results-1_compact.json")
+        200, JSON, sample("v1.3_seed-dca4d7167be9cb98_results-1_compact.json")
     )
     pretty = parse_response(
-        200, JSON, sample("v1.3/v1.3_seed-624b47c9006a7219_results-200_nat-us.json")
+        200, JSON, sample("v1.3_seed-624b47c9006a7219_results-200_nat-us.json")
     )
 
     assert compact.users[0]["location"]["postcode"] == "K47 1GX"
@@ -229,7 +228,9 @@ def test_an_error_page_of_unterminated_tags_is_described_in_linear_time(body):
         parse_response(502, "text/html", body)
 
     assert error.value.kind == "http_error"
-    assert time.perf_counter() - started < 0.05
+    # A complexity check, not a speed goal: the quadratic scan it replaced took
+    # 30 s on the first body; linear work takes milliseconds even on a busy machine.
+    assert time.perf_counter() - started < 1.0
 
 
 def test_a_title_is_still_found_in_the_first_few_kb():

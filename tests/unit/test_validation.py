@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import unicodedata
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -12,12 +11,11 @@ import pytest
 
 from contracts.users import User
 from sync_worker.validation import clean_text, validate_users
-
-SAMPLES = Path("/work/shared/randomuser_samples")
+from tests.support.samples import sample_bytes
 
 
 def sample_users(name: str) -> list[dict[str, Any]]:
-    users: list[dict[str, Any]] = orjson.loads((SAMPLES / name).read_bytes())["results"]
+    users: list[dict[str, Any]] = orjson.loads(sample_bytes(name))["results"]
     return users
 
 
@@ -59,8 +57,8 @@ def test_every_user_of_the_111_user_sample_is_kept():
 
 
 def test_every_user_of_the_v13_samples_is_kept():
-    users = sample_users("v1.3/v1.3_seed-624b47c9006a7219_results-200_nat-us.json")
-    users += sample_users("v1.3/v1.3_seed-dca4d7167be9cb98_results-1_compact.json")
+    users = sample_users("v1.3_seed-624b47c9006a7219_results-200_nat-us.json")
+    users += sample_users("v1.3_seed-dca4d7167be9cb98_results-1_compact.json")
 
     report = validate_users(users)
 
