@@ -8,7 +8,7 @@ RUN_PACKAGES := nginx $(if $(AMQP_URL),,rabbitmq-server)
 TEST_PACKAGES := $(RUN_PACKAGES) chromium fonts-noto-core
 PYTEST_ARGS ?=
 
-.PHONY: run run-offline install install-test lint format test test-fast test-e2e bench clean
+.PHONY: run run-offline install install-test lint format test test-fast test-e2e bench clean mutation
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,25 @@ test-fast: $(VENV)/.test-deps  ## unit tests only
 test-e2e: install-test
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
+# Mutation testing of the core (docs/TESTING.md): a measure, not a gate, and not
+# part of `make test`. One mutant at a time (the machine is shared); unit tests
+# only. Narrow it with e.g. MODULES="contracts sync_worker/validation.py".
+MODULES ?= contracts common/consuming.py sync_worker/validation.py sync_worker/upstream.py \
+	sync_worker/randomuser.py query_service/projection.py query_service/read_model.py
+MUTATION_CHILDREN ?= 1
+
+$(VENV)/.mutation-deps: pyproject.toml $(VENV)/.test-deps
+	$(PY) -m pip install -q -e '.[local,test,mutation]'
+	touch $@
+
+mutation: $(VENV)/.mutation-deps  ## mutation score per core module (mutmut; minutes per module)
+	rm -rf mutants
+	@start=$$SECONDS; $(VENV)/bin/mutmut run --max-children $(MUTATION_CHILDREN) \
+		$(foreach m,$(MODULES),'$(subst /,.,$(patsubst %.py,%,$(m:/=))).*') >mutants.log 2>&1 \
+		|| { tail -n 40 mutants.log; exit 1; }; \
+		echo "mutmut ran in $$((SECONDS - start)) s (log: mutants.log)"
+	$(VENV)/bin/mutmut results --all true | $(PY) scripts/mutation_report.py $(MODULES)
+
 bench: bench-read bench-sync  ## both benchmarks (about 5 minutes); results in docs/BENCHMARKS.md
 
 .PHONY: bench-read bench-sync bench-deps
@@ -66,4 +85,4 @@ bench-sync: bench-deps  ## POST /commands/sync to the new snapshot served, 1,000
 	$(PY) -m bench.sync
 
 clean:
-	rm -rf .run .mypy_cache .ruff_cache .pytest_cache tests/artifacts
+	rm -rf .run .mypy_cache .ruff_cache .pytest_cache tests/artifacts mutants mutants.log
