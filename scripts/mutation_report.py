@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 
 # "    contracts.codec.x_decode__mutmut_3: killed" and, for methods,
 # "    contracts.topology.xǁTopologyǁ_name__mutmut_1: survived".
-_LINE: Final = re.compile(r"^\s*(?P<module>[\w.]+?)\.x[_ǁ]\S*__mutmut_\d+: (?P<status>.+)$")
+_LINE: Final = re.compile(
+    r"^\s*(?P<module>[\w.]+?)\.x[_ǁ]\S*__mutmut_\d+: (?P<status>.+)$"
+)
 DETECTED: Final = ("killed", "timeout", "caught by type check")
 COLUMNS: Final = ("killed", "survived", "no tests", "timeout")
 TARGET: Final = 85.0
