@@ -14,7 +14,7 @@ LOCK := requirements.lock
 UV_VERSION := 0.13.9
 LOCK_COMMAND = uv pip compile pyproject.toml --extra local --extra test --extra iac --universal --python-version 3.11 --quiet -o $(LOCK)
 
-.PHONY: run run-offline install install-test lint format test test-fast test-e2e bench clean lock gateway
+.PHONY: run run-offline install install-test lint format test test-fast test-e2e bench clean lock gateway mutation
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,25 @@ test-fast: $(VENV)/.test-deps  ## unit tests only: no services, under 60 s
 test-e2e: install-test
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
+# Mutation testing of the core (docs/TESTING.md): a measure, not a gate, and not
+# part of `make test`. One mutant at a time (the machine is shared); unit tests
+# only. Narrow it with e.g. MODULES="contracts sync_worker/validation.py".
+MODULES ?= contracts common/consuming.py sync_worker/validation.py sync_worker/upstream.py \
+	sync_worker/randomuser.py query_service/projection.py query_service/read_model.py
+MUTATION_CHILDREN ?= 1
+
+$(VENV)/.mutation-deps: pyproject.toml $(VENV)/.test-deps
+	$(PY) -m pip install -q -e '.[local,test,mutation]'
+	touch $@
+
+mutation: $(VENV)/.mutation-deps  ## mutation score per core module (mutmut; minutes per module)
+	rm -rf mutants
+	@start=$$SECONDS; $(VENV)/bin/mutmut run --max-children $(MUTATION_CHILDREN) \
+		$(foreach m,$(MODULES),'$(subst /,.,$(patsubst %.py,%,$(m:/=))).*') >mutants.log 2>&1 \
+		|| { tail -n 40 mutants.log; exit 1; }; \
+		echo "mutmut ran in $$((SECONDS - start)) s (log: mutants.log)"
+	$(VENV)/bin/mutmut results --all true | $(PY) scripts/mutation_report.py $(MODULES)
+
 bench: bench-read bench-sync  ## both benchmarks (about 5 minutes); results in docs/BENCHMARKS.md
 
 .PHONY: bench-read bench-sync bench-sync-growth bench-deps
@@ -85,4 +104,4 @@ bench-sync-growth: bench-deps  ## time, peak RSS and largest document, 5,000 to 
 	$(PY) -m bench.sync --growth $(GROWTH_SIZES)
 
 clean:
-	rm -rf .run .mypy_cache .ruff_cache .pytest_cache tests/artifacts
+	rm -rf .run .mypy_cache .ruff_cache .pytest_cache tests/artifacts mutants mutants.log
