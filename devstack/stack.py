@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Final
 
-from devstack.ports import release_port, reserve_port
-
 from devstack import gateway, tls
+from devstack.ports import release_port, reserve_port
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -117,7 +117,9 @@ class Scheduler:
         # by itself after a reconnect, racing the worker that took over.
         try:
             connection = await connect_once(
-                self._amqp_url, name=self._connection_name, connect_timeout=LOCK_TIMEOUT_SECONDS
+                self._amqp_url,
+                name=self._connection_name,
+                connect_timeout=LOCK_TIMEOUT_SECONDS,
             )
         except (OSError, TimeoutError, AMQPError) as exc:
             logger.warning("scheduler cannot reach RabbitMQ: %s", exc)
