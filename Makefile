@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 # tests/unit/test_lock.py fails while the two disagree.
 LOCK := requirements.lock
 UV_VERSION := 0.13.9
-LOCK_COMMAND = uv pip compile pyproject.toml --extra local --extra test --extra iac --universal --python-version 3.11 --quiet -o $(LOCK)
+LOCK_COMMAND = uv pip compile pyproject.toml --extra local --extra test --extra iac --extra mutation --universal --python-version 3.11 --quiet -o $(LOCK)
 
 .PHONY: run run-offline install install-test lint format test test-fast test-e2e bench clean lock gateway mutation
 
@@ -70,7 +70,7 @@ MODULES ?= contracts common/consuming.py sync_worker/validation.py sync_worker/u
 MUTATION_CHILDREN ?= 1
 
 $(VENV)/.mutation-deps: pyproject.toml $(VENV)/.test-deps
-	$(PY) -m pip install -q -e '.[local,test,mutation]'
+	$(PY) -m pip install -q -c $(LOCK) -e '.[local,test,mutation]'
 	touch $@
 
 mutation: $(VENV)/.mutation-deps  ## mutation score per core module (mutmut; minutes per module)

@@ -110,6 +110,10 @@ async def test_one_correlation_id_follows_a_sync_into_every_log(
         }
         assert all(found.values()), {name: len(f) for name, f in found.items()}
         assert any("promoted snapshot" in e["message"] for e in found["projector"])
+        # The handler logs the event it projected after the promotion it caused.
+        assert any(
+            "projected sync.completed" in e["message"] for e in found["projector"]
+        )
         return found
 
     found = await eventually(logged, timeout=10, what="the correlation id in logs")
