@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 import urllib.parse
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import bson
@@ -19,20 +19,10 @@ from bench.probes import largest_country
 from bench.report import log, peak_rss_mib, table
 from bench.stack import BenchStack
 from bench.syncs import run_sync
+from query_service.read_model import STORED_COLLECTIONS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-READ_BACK: Final = (
-    "syncs",
-    "snapshots",
-    "snapshot_countries",
-    "pointers",
-    "snapshot_bodies.files",
-)
-"""What is read back after the sync. Staged batches are gone by then and
-GridFS chunks are 255 kB by construction (nx-27017 hangs on a find of them);
-tests/integration/test_document_sizes.py measures every write."""
 
 
 async def page_latency(replica_url: str) -> tuple[int, float, float]:
@@ -58,7 +48,7 @@ async def largest_document(mongo_url: str, database: str) -> tuple[str, int]:
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
     largest = ("", 0)
     try:
-        for name in READ_BACK:
+        for name in STORED_COLLECTIONS:
             async for doc in client[database][name].find({}):
                 size = len(bson.encode(doc))
                 if size > largest[1]:

@@ -58,7 +58,11 @@ from query_service.records import (
     SyncStatus,
     chunked,
 )
-from query_service.snapshot_store import SnapshotStore
+from query_service.snapshot_store import (
+    SNAPSHOT_BODIES,
+    SNAPSHOT_COUNTRIES,
+    SnapshotStore,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
@@ -97,6 +101,16 @@ POINTERS: Final = "pointers"
 PROJECTOR_STATUS: Final = "projector_status"
 CURRENT: Final = "current"
 DEAD_LETTERS: Final = "dead_letters"
+STORED_COLLECTIONS: Final = (
+    SYNCS,
+    SNAPSHOTS,
+    SNAPSHOT_COUNTRIES,
+    POINTERS,
+    f"{SNAPSHOT_BODIES}.files",
+)
+"""What a promoted sync leaves behind and a reader of the database can walk.
+Staged batches are gone by then; GridFS chunks are 255 kB by construction
+(and nx-27017 hangs on a find of them)."""
 SUPERSEDABLE: Final = ACTIVE_STATES
 FAILABLE: Final[tuple[SyncState, ...]] = (*ACTIVE_STATES, "failed", "superseded")
 TERMINAL: Final[tuple[SyncState, ...]] = ("promoted", "failed", "superseded")
