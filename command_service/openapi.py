@@ -175,7 +175,9 @@ def document() -> Document:
                             **{"Retry-After": RETRY_AFTER},
                         ),
                         "503": problem(
-                            "The broker did not confirm the command; retry.",
+                            "The broker did not confirm the command. The problem names"
+                            " it (`command_id`): it may still run, so look for its"
+                            " outcome in /queries/sync-status before retrying.",
                             **{"Retry-After": RETRY_AFTER},
                         ),
                     },

@@ -23,7 +23,7 @@ from command_service.idempotency import (
     fingerprint,
 )
 from command_service.keys import IDEMPOTENCY, PUBLISHER, SETTINGS
-from common.http import CORRELATION_ID
+from common.http import CORRELATION_ID, problem
 from common.openapi import openapi_handler
 from contracts.commands import (
     MAX_SYNC_RESULTS,
@@ -77,6 +77,26 @@ class SyncCommandBody(BaseModel):
         return value
 
 
+class UnconfirmedCommandError(Exception):
+    """The broker did not confirm a command: it may or may not be queued."""
+
+    def __init__(self, command_id: str) -> None:
+        super().__init__(command_id)
+        self.command_id = command_id
+
+
+def _unconfirmed(exc: UnconfirmedCommandError) -> web.Response:
+    """503 naming the command, so a caller can look for its outcome before retrying."""
+    response = problem(
+        503,
+        f"the message broker did not confirm command {exc.command_id}; it may"
+        " still run: look for its outcome in /queries/sync-status before retrying",
+        extensions={"command_id": exc.command_id},
+    )
+    response.headers["Retry-After"] = "5"
+    return response
+
+
 def _describe(errors: list[ErrorDetails]) -> str:
     parts = []
     for error in errors:
@@ -116,7 +136,10 @@ async def post_sync(request: web.Request) -> web.Response:
     require_bearer(request, settings.command_token)
     key = request.headers.get(IDEMPOTENCY_KEY)
     if key is None:
-        return _accepted(await _publish(request), replayed=False)
+        try:
+            return _accepted(await _publish(request), replayed=False)
+        except UnconfirmedCommandError as exc:
+            return _unconfirmed(exc)
     if not re.fullmatch(KEY_PATTERN, key):
         raise web.HTTPBadRequest(
             text=f"{IDEMPOTENCY_KEY} must be 1-128 letters, digits or ._:-"
@@ -126,6 +149,8 @@ async def post_sync(request: web.Request) -> web.Response:
         answer, replayed = await request.app[IDEMPOTENCY].answer(
             key, fingerprint(raw), lambda: _publish(request)
         )
+    except UnconfirmedCommandError as exc:
+        return _unconfirmed(exc)
     except KeyReusedError:
         raise web.HTTPConflict(
             text=f"this {IDEMPOTENCY_KEY} was used for a different request body"
@@ -172,10 +197,7 @@ async def _publish(request: web.Request) -> bytes:
         aio_pika.exceptions.ChannelInvalidStateError,
     ) as exc:
         logger.warning("could not publish command %s: %r", command.command_id, exc)
-        raise web.HTTPServiceUnavailable(
-            text="the message broker did not confirm the command; try again",
-            headers={"Retry-After": "5"},
-        ) from None
+        raise UnconfirmedCommandError(command.command_id) from None
     logger.info(
         "sync command %s accepted (%d users)", command.command_id, command.results
     )

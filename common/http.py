@@ -13,6 +13,8 @@ from common.logs import log_context
 from contracts.base import new_id
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from aiohttp.typedefs import Handler
 
 logger = logging.getLogger(__name__)
@@ -25,12 +27,18 @@ CORRELATION_ID: Final = web.RequestKey("correlation_id", str)
 """Request key under which the middleware stores the request's correlation id."""
 
 
-def problem(status: int, detail: str, *, title: str | None = None) -> web.Response:
-    """An RFC 9457 problem+json response."""
+def problem(
+    status: int,
+    detail: str,
+    *,
+    title: str | None = None,
+    extensions: Mapping[str, object] | None = None,
+) -> web.Response:
+    """An RFC 9457 problem+json response; `extensions` adds members of its own."""
     title = title or _reason(status)
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     return web.Response(
-        body=orjson.dumps(body),
+        body=orjson.dumps({**body, **(extensions or {})}),
         status=status,
         content_type="application/problem+json",
     )

@@ -140,8 +140,14 @@ async def _outcomes(fs: FaultStack) -> Counter[str]:
 
 
 async def _one_outcome_each(
-    fs: FaultStack, commands: list[str], timeout: float = 120
+    fs: FaultStack,
+    commands: list[str],
+    timeout: float = 120,
+    *,
+    maybe: list[str] | None = None,
 ) -> None:
+    """Each of `commands` has exactly one outcome; those `maybe` run have at
+    most one; nothing else has any."""
     async def settled() -> bool:
         outcomes = await _outcomes(fs)
         missing = [c for c in commands if c not in outcomes]
@@ -152,7 +158,8 @@ async def _one_outcome_each(
     outcomes = await _outcomes(fs)
     doubled = {c: n for c, n in outcomes.items() if n != 1}
     assert not doubled, f"commands with more than one outcome: {doubled}"
-    assert set(outcomes) <= set(commands), "an outcome of no accepted command"
+    strangers = set(outcomes) - set(commands) - set(maybe or ())
+    assert not strangers, f"outcomes of commands never sent: {strangers}"
 
 
 async def _check_snapshot(
@@ -247,11 +254,14 @@ async def test_killing_the_leader_during_100_concurrent_commands_keeps_every_acc
             "kill during 100 POSTs",
             await _everyone_moved(fs, control, leader, killed_at),
         )
-        # Each POST is answered 202 (confirmed) or 5xx (not queued), never a 4xx.
-        assert all(status == 202 or status >= 500 for status, _ in answers), answers
-        accepted = [command for status, command in answers if status == 202 and command]
+        # Each POST is answered 202 (confirmed) or 503 naming a command whose
+        # confirm was lost (it may or may not run), never a 4xx.
+        assert all(status in (202, 503) for status, _ in answers), answers
+        assert all(command for _, command in answers), answers
+        accepted = [command for status, command in answers if status == 202]
+        unconfirmed = [command for status, command in answers if status == 503]
         assert accepted, answers
-        await _one_outcome_each(fs, accepted)
+        await _one_outcome_each(fs, accepted, maybe=unconfirmed)
         await _check_snapshot(fs, accepted[-1], results=results, seed=seed)
 
 

@@ -13,10 +13,12 @@ class FakePublisher:
 
     def __init__(self, *, error: Exception | None = None) -> None:
         self.published: list[AnyMessage] = []
+        self.attempted: list[AnyMessage] = []
         self.error = error
 
     async def publish(self, message: AnyMessage) -> None:
         """Record `message`, or raise the configured error."""
+        self.attempted.append(message)
         if self.error is not None:
             raise self.error
         self.published.append(message)

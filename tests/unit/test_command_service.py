@@ -192,6 +192,14 @@ async def test_a_broker_that_does_not_confirm_gives_503_and_no_202(
 
     assert response.status == 503
     assert response.headers["Retry-After"] == "5"
+    # The command may still be queued: the problem names it, so a caller can
+    # look for its outcome before retrying.
+    assert response.content_type == "application/problem+json"
+    problem = await response.json()
+    (attempted,) = publisher.attempted
+    assert problem["command_id"] == attempted.command_id
+    assert attempted.command_id in problem["detail"]
+    assert "sync-status" in problem["detail"]
 
 
 async def test_unknown_routes_and_wrong_methods_are_problems(client) -> None:
