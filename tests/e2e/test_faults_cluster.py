@@ -148,6 +148,7 @@ async def _one_outcome_each(
 ) -> None:
     """Each of `commands` has exactly one outcome; those `maybe` run have at
     most one; nothing else has any."""
+
     async def settled() -> bool:
         outcomes = await _outcomes(fs)
         missing = [c for c in commands if c not in outcomes]
@@ -258,8 +259,10 @@ async def test_killing_the_leader_during_100_concurrent_commands_keeps_every_acc
         # confirm was lost (it may or may not run), never a 4xx.
         assert all(status in (202, 503) for status, _ in answers), answers
         assert all(command for _, command in answers), answers
-        accepted = [command for status, command in answers if status == 202]
-        unconfirmed = [command for status, command in answers if status == 503]
+        accepted = [command for status, command in answers if status == 202 and command]
+        unconfirmed = [
+            command for status, command in answers if status == 503 and command
+        ]
         assert accepted, answers
         await _one_outcome_each(fs, accepted, maybe=unconfirmed)
         await _check_snapshot(fs, accepted[-1], results=results, seed=seed)

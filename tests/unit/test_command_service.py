@@ -197,6 +197,7 @@ async def test_a_broker_that_does_not_confirm_gives_503_and_no_202(
     assert response.content_type == "application/problem+json"
     problem = await response.json()
     (attempted,) = publisher.attempted
+    assert isinstance(attempted, SyncRequested)
     assert problem["command_id"] == attempted.command_id
     assert attempted.command_id in problem["detail"]
     assert "sync-status" in problem["detail"]
