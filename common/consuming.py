@@ -142,6 +142,14 @@ async def run_consumer(
                         message.message_id,
                         exc,
                     )
+        except asyncio.CancelledError:
+            if _really_cancelled():
+                raise
+            # A task group ignores a child that ends cancelled: without this
+            # the process would stay up, ready, and consume nothing.
+            raise RuntimeError(
+                f"consumer of {queue.name} stopped by a stray cancel"
+            ) from None
         finally:
             stopped.cancel()
 
@@ -214,7 +222,7 @@ async def _handle(
         delay = 0.1
         while True:
             try:
-                await handler(decoded)
+                await _call(handler, decoded)
             except PoisonMessage as exc:
                 await _dead_letter(message, str(exc), on_poison, queue, "poison")
                 return
@@ -247,6 +255,31 @@ async def _handle(
                 raise AckLost from exc
             MESSAGES_CONSUMED.labels(queue, "acked").inc()
             return
+
+
+async def _call(handler: Handler, message: AnyMessage) -> None:
+    """Run `handler`; a CancelledError that is not this task's own cancellation
+    becomes a ConnectionError.
+
+    aiormq cancels the futures of a connection it closes after missed
+    heartbeats (a frozen broker node): a publish in the handler then raises
+    CancelledError although nobody cancelled the handler. That is a broker
+    outage, to wait out like any other, not the end of the consumer.
+    """
+    try:
+        await handler(message)
+    except asyncio.CancelledError:
+        if _really_cancelled():
+            raise
+        raise ConnectionError(
+            "the broker connection closed under the handler"
+        ) from None
+
+
+def _really_cancelled() -> bool:
+    """Whether someone asked to cancel the current task."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _remember(handled: dict[str, None], message_id: str | None) -> None:

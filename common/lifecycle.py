@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
@@ -20,12 +20,40 @@ SettingsT = TypeVar("SettingsT", bound=BaseServiceSettings)
 
 
 def stop_event_on_signals() -> asyncio.Event:
-    """Return an event that SIGTERM and SIGINT set, on the running loop."""
+    """Return an event that SIGTERM and SIGINT set, on the running loop.
+
+    SIGUSR1 logs where every task of the loop waits (see `log_tasks`).
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, log_tasks)
     return stop
+
+
+def log_tasks() -> None:
+    """Log where every task of the running loop waits: what a stuck worker does."""
+    logger = logging.getLogger(__name__)
+    for task in asyncio.all_tasks():
+        logger.warning("task %s waits in: %s", task.get_name(), _awaiting(task))
+
+
+def _awaiting(task: asyncio.Task[Any]) -> str:
+    """The chain of coroutines `task` awaits, outermost first."""
+    frames = []
+    awaited: object = task.get_coro()
+    while awaited is not None:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+        if frame is None:
+            frames.append(type(awaited).__name__)
+            break
+        code = frame.f_code
+        frames.append(f"{code.co_filename}:{frame.f_lineno} {code.co_name}")
+        awaited = getattr(awaited, "cr_await", None) or getattr(
+            awaited, "gi_yieldfrom", None
+        )
+    return " -> ".join(frames) or "nothing"
 
 
 def run_worker(

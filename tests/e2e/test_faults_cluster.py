@@ -268,13 +268,6 @@ async def test_killing_the_leader_during_100_concurrent_commands_keeps_every_acc
         await _check_snapshot(fs, accepted[-1], results=results, seed=seed)
 
 
-@pytest.mark.xfail(
-    reason="open: with the sync queues' leader frozen, the sync worker's handler"
-    " stops inside AmqpPublisher.publish and never returns, even after the thaw"
-    " and with a confirm timeout; the command is neither completed nor"
-    " redelivered (docs/RELIABILITY.md)",
-    raises=AssertionError,
-)
 @pytest.mark.timeout(300)
 async def test_freezing_the_sync_queue_leader_for_30_seconds_loses_and_doubles_nothing(
     control: ClusterControl, mongo_url: str

@@ -513,3 +513,78 @@ async def test_only_channel_errors_are_survived_when_settling(error):
         with pytest.raises(RuntimeError, match="bug"):
             await consume(queue, handler, lambda: asyncio.sleep(0.5))
         assert later.settled == []
+
+
+# a closed connection under the handler (a frozen broker node)
+
+
+async def test_a_cancelled_error_nobody_asked_for_is_a_broker_outage_to_wait_out(
+    caplog,
+):
+    # aiormq cancels the confirm futures of a connection it drops after missed
+    # heartbeats: the handler's publish raises CancelledError on its own.
+    message = FakeMessage(encode(FAILED))
+    queue = FakeQueue(message)
+    calls = Calls()
+
+    async def handler(_: AnyMessage) -> None:
+        if await calls.add() == 1:
+            raise asyncio.CancelledError
+
+    caplog.set_level(logging.WARNING, logger="common.consuming")
+    await consume(queue, handler, lambda: settled(message))
+
+    assert calls.count == 2
+    assert message.settled == [("ack", None)]
+    assert caplog.messages[0] == (
+        "transient failure, retrying in 0.1s: the broker connection closed"
+        " under the handler"
+    )
+
+
+async def test_a_consumer_cancelled_by_nobody_fails_loudly():
+    # A task group ignores a child that ends cancelled: a consumer must not
+    # end that way while its process stays up and reports ready.
+    queue = FakeQueue()
+
+    async def stray_cancel() -> None:
+        raise asyncio.CancelledError
+
+    original = queue.iterator
+
+    @asynccontextmanager
+    async def iterator() -> AsyncIterator[AsyncIterator[FakeMessage]]:
+        async with original():
+
+            async def messages() -> AsyncIterator[FakeMessage]:
+                await stray_cancel()
+                yield  # type: ignore[misc]
+
+            yield messages()
+
+    queue.iterator = iterator  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="stopped by a stray cancel"):
+        async with asyncio.timeout(5):
+            await run_consumer(
+                queue,  # type: ignore[arg-type]
+                lambda _: asyncio.sleep(0),
+                asyncio.Event(),
+                shutdown_timeout=1,
+            )
+    assert queue.closed
+
+
+async def test_cancelling_the_consumer_still_cancels_it():
+    queue = FakeQueue()
+    task = asyncio.create_task(
+        run_consumer(
+            queue,  # type: ignore[arg-type]
+            lambda _: asyncio.sleep(0),
+            asyncio.Event(),
+            shutdown_timeout=1,
+        )
+    )
+    await asyncio.sleep(0)  # let it start waiting for a message
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
