@@ -8,12 +8,15 @@ import orjson
 import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
+from pydantic import TypeAdapter, ValidationError
 
 from command_service import openapi as command_openapi
 from command_service.app import create_app as create_command_app
+from command_service.routes import SyncCommandBody
 from command_service.settings import CommandSettings
 from contracts.events import SyncFailed
 from query_service import openapi as query_openapi
+from query_service import views
 from query_service.app import create_app as create_query_app
 from query_service.memory import InMemoryReadModel
 from query_service.projection import ProjectionConfig, projection_handler
@@ -27,18 +30,28 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 async def check(
     document: dict[str, Any], path: str, status: int, response: Any
 ) -> None:
-    """Assert that an aiohttp test `response` matches what the document says."""
+    """Assert that an aiohttp test `response` matches what the document says:
+    its status, its media type, its body and every documented header it has."""
     assert response.status == status
     operation = document["paths"][path]["get" if "queries" in path else "post"]
     documented = operation["responses"][str(status)]
+    for name, header in documented["headers"].items():
+        if name in response.headers:
+            validator(document, header["schema"]).validate(response.headers[name])
     if "content" not in documented:
         return
     [(media_type, content)] = documented["content"].items()
     assert response.content_type == media_type
-    schema = {**content["schema"], "components": document["components"]}
-    Draft202012Validator(
-        schema, format_checker=Draft202012Validator.FORMAT_CHECKER
-    ).validate(orjson.loads(await response.read()))
+    body = orjson.loads(await response.read())
+    validator(document, content["schema"]).validate(body)
+
+
+def validator(document: dict[str, Any], schema: dict[str, Any]) -> Draft202012Validator:
+    """A validator of `schema`, resolving its references within `document`."""
+    return Draft202012Validator(
+        {**schema, "components": document["components"]},
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
 
 
 @pytest.mark.parametrize(
@@ -139,3 +152,96 @@ async def test_command_responses_match_their_documented_schema(
     response = await command_client.post("/commands/sync", **kwargs)
 
     await check(command_openapi.document(), "/commands/sync", status, response)
+
+
+async def test_a_not_modified_answer_has_the_documented_headers(query_client):
+    first = await query_client.get("/queries/countries/names")
+    response = await query_client.get(
+        "/queries/countries/names", headers={"If-None-Match": first.headers["ETag"]}
+    )
+
+    await check(query_openapi.document(), "/queries/countries/names", 304, response)
+    assert "ETag" in response.headers
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status"),
+    [
+        ({"Idempotency-Key": "k1"}, {"results": 5}, 200),
+        ({"Idempotency-Key": "k1"}, {"results": 6}, 409),
+    ],
+)
+async def test_idempotent_repeats_answer_as_documented(
+    command_client, headers, body, status
+):
+    await command_client.post(
+        "/commands/sync", json={"results": 5}, headers={**AUTH, **headers}
+    )
+    response = await command_client.post(
+        "/commands/sync", json=body, headers={**AUTH, **headers}
+    )
+
+    await check(command_openapi.document(), "/commands/sync", status, response)
+
+
+async def test_an_unconfirmed_command_answers_as_documented(aiohttp_client):
+    app = create_command_app(
+        CommandSettings(_env_file=None, command_token=TOKEN),
+        publisher=FakePublisher(error=TimeoutError()),
+    )
+    client = await aiohttp_client(app)
+
+    response = await client.post("/commands/sync", json={}, headers=AUTH)
+
+    await check(command_openapi.document(), "/commands/sync", 503, response)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"results": 1},
+        {"results": 0},
+        {"results": 1_000_001},
+        {"results": "5"},
+        {"nationalities": ["us", "Gb", "FR"]},
+        {"nationalities": ["XX"]},
+        {"nationalities": []},
+        {"nationalities": ["US"] * 22},
+        {"seed": "abc"},
+        {"seed": ""},
+        {"seed": "a b"},
+        {"seed": "x" * 64},
+        {"seed": "x" * 65},
+        {"seed": "x" * 16 + "0e"},
+        {"seed": "x" * 16 + "14"},
+        {"seed": "x" * 16 + "15"},
+        {"seed": "x" * 16 + "zz"},
+        {"other": 1},
+    ],
+)
+def test_the_documented_request_schema_accepts_what_the_handler_accepts(body):
+    document = command_openapi.document()
+    operation = document["paths"]["/commands/sync"]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    try:
+        SyncCommandBody.model_validate(body)
+    except ValidationError:
+        accepted = False
+    else:
+        accepted = True
+
+    assert validator(document, schema).is_valid(body) == accepted
+
+
+def test_documented_bodies_are_the_schemas_of_the_types_the_handlers_use():
+    schemas = query_openapi.document()["components"]["schemas"]
+
+    for body in (views.CountriesBody, views.NamesBody, views.SyncStatusBody):
+        generated = TypeAdapter(body).json_schema(
+            mode="serialization", ref_template="#/components/schemas/{model}"
+        )
+        definitions = generated.pop("$defs")
+        assert schemas[body.__name__] == generated
+        for name, schema in definitions.items():
+            assert schemas[name] == schema
