@@ -58,36 +58,37 @@ class SyncAccepted(TypedDict):
     requested_at: AwareDatetime
 
 
-def _validators(schema: dict[str, Any]) -> None:
-    # What SyncCommandBody's validators accept, which pydantic cannot see:
-    # nationalities in any case, and an 18-character seed only with a valid
-    # nationality index.
-    properties = schema["properties"]
-    properties["nationalities"]["anyOf"][0]["items"] = {
-        "type": "string",
-        "pattern": ANY_CASE_NATIONALITY,
-        "description": "A Randomuser nationality, any case: "
-        + ", ".join(NATIONALITIES),
-    }
-    properties["seed"]["anyOf"][0]["pattern"] = SEED_PATTERN
-    schema["examples"] = [{"results": 500, "nationalities": ["US", "GB"]}]
-
-
-def _request_model() -> type[BaseModel]:
+def _request_model(max_results: int) -> type[BaseModel]:
     # routes.py imports this module to serve the document, so the body model
     # is imported once both modules are loaded.
     from command_service.routes import SyncCommandBody
 
+    def describe_validators(schema: dict[str, Any]) -> None:
+        # What pydantic cannot see in SyncCommandBody: the service's own
+        # SYNC_MAX_RESULTS, nationalities in any case, and an 18-character
+        # seed only with a valid nationality index.
+        properties = schema["properties"]
+        properties["results"]["anyOf"][0]["maximum"] = max_results
+        properties["nationalities"]["anyOf"][0]["items"] = {
+            "type": "string",
+            "pattern": ANY_CASE_NATIONALITY,
+            "description": "A Randomuser nationality, any case: "
+            + ", ".join(NATIONALITIES),
+        }
+        properties["seed"]["anyOf"][0]["pattern"] = SEED_PATTERN
+        schema["examples"] = [{"results": 500, "nationalities": ["US", "GB"]}]
+
     class SyncCommand(SyncCommandBody):
         """What to fetch. Every member is optional: no body or `{}` fetches the default."""
 
-        model_config = ConfigDict(json_schema_extra=_validators)
+        model_config = ConfigDict(json_schema_extra=describe_validators)
 
     return SyncCommand
 
 
-def document() -> Document:
-    """The OpenAPI 3.1 document of the command API."""
+def document(*, max_results: int) -> Document:
+    """The OpenAPI 3.1 document of a command API that accepts at most
+    `max_results` users per sync (its SYNC_MAX_RESULTS)."""
     follow = Header("Where to follow the sync.", Literal["/queries/sync-status"])
     return api_document(
         title="Randomuser connector: command API",
@@ -116,7 +117,7 @@ def document() -> Document:
                         Annotated[str, Field(pattern="^[A-Za-z0-9._:-]{1,128}$")],
                     )
                 ],
-                request=_request_model(),
+                request=_request_model(max_results),
                 responses={
                     200: Response(
                         "A repeat: the command first accepted with this "
