@@ -75,7 +75,11 @@ def _request_model(max_results: int) -> type[BaseModel]:
             "description": "A Randomuser nationality, any case: "
             + ", ".join(NATIONALITIES),
         }
-        properties["seed"]["anyOf"][0]["pattern"] = SEED_PATTERN
+        properties["seed"]["anyOf"][0] |= {
+            "pattern": SEED_PATTERN,
+            "description": "An 18-character seed must end in a hex nationality "
+            "index 00-14.",
+        }
         schema["examples"] = [{"results": 500, "nationalities": ["US", "GB"]}]
 
     class SyncCommand(SyncCommandBody):
