@@ -217,4 +217,5 @@ async def _publish(request: web.Request) -> bytes:
 def setup_routes(app: web.Application) -> None:
     """Every route of the command API."""
     app.router.add_post("/commands/sync", post_sync)
-    app.router.add_get("/commands/openapi.json", openapi_handler(openapi.document()))
+    document = openapi.document(max_results=app[SETTINGS].sync_max_results)
+    app.router.add_get("/commands/openapi.json", openapi_handler(document))

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final, TypedDict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Final
+
+from pydantic import Field, NonNegativeInt, PositiveInt
+from typing_extensions import TypedDict
+
+from query_service.records import SyncState, UserRow
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-    from datetime import datetime
-
+    from common.openapi import Problem
     from query_service.records import (
         CountrySummary,
         CountryUsers,
@@ -15,17 +20,21 @@ if TYPE_CHECKING:
         SnapshotMeta,
         SyncRecord,
         SyncStatus,
-        UserRow,
     )
+
+# The response bodies: their TypedDicts are also the schemas of the query
+# API's OpenAPI document (query_service.openapi).
+
+MAX_PAGE_SIZE: Final = 500
 
 
 class SnapshotBody(TypedDict):
-    """Which snapshot a response comes from."""
+    """Which snapshot (promoted sync) a response comes from."""
 
-    id: str
+    id: Annotated[str, Field(description="The sync that made it.")]
     synced_at: datetime
-    user_count: int
-    country_count: int
+    user_count: NonNegativeInt
+    country_count: NonNegativeInt
 
 
 class CountryBody(TypedDict):
@@ -36,57 +45,63 @@ class CountryBody(TypedDict):
 
 
 class CountriesBody(TypedDict):
-    """GET /queries/countries."""
+    """Every country with its users; empty before the first sync."""
 
-    countries: list[CountryBody]
+    countries: Annotated[
+        list[CountryBody],
+        Field(description="Sorted by name; users by name, then e-mail."),
+    ]
     snapshot: SnapshotBody | None
 
 
 class GendersBody(TypedDict):
     """Users of a country by gender."""
 
-    male: int
-    female: int
+    male: NonNegativeInt
+    female: NonNegativeInt
 
 
 class CountryNameBody(TypedDict):
     """One country without its users, in /queries/countries/names."""
 
     name: str
-    user_count: int
+    user_count: NonNegativeInt
     genders: GendersBody
 
 
 class NamesBody(TypedDict):
-    """GET /queries/countries/names."""
+    """Country names with user counts."""
 
     countries: list[CountryNameBody]
     snapshot: SnapshotBody | None
 
 
 class CountryPageBody(TypedDict):
-    """GET /queries/countries/{name}/users."""
+    """One page of a country's users; a page past the end is empty."""
 
     country: str
-    page: int
-    size: int
-    total: int
-    pages: int
-    users: Sequence[UserRow]
+    page: PositiveInt
+    size: Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)]
+    total: NonNegativeInt
+    pages: NonNegativeInt
+    users: Annotated[Sequence[UserRow], Field(max_length=MAX_PAGE_SIZE)]
     snapshot: SnapshotBody
 
 
 class SyncBody(TypedDict):
-    """One sync attempt in /queries/sync-status."""
+    """One sync attempt as the projector saw it."""
 
     sync_id: str
-    state: str
+    state: SyncState
     first_seen_at: datetime
-    batches_staged: int
-    batch_count: int | None
-    user_count: int | None
-    dropped_count: int | None
-    dropped_reasons: dict[str, int]
+    batches_staged: NonNegativeInt
+    batch_count: NonNegativeInt | None
+    user_count: NonNegativeInt | None
+    dropped_count: NonNegativeInt | None
+    dropped_reasons: Annotated[
+        dict[str, NonNegativeInt],
+        Field(description="Users validation refused, by reason."),
+    ]
     command_id: str | None
     seed: str | None
     started_at: datetime | None
@@ -94,7 +109,7 @@ class SyncBody(TypedDict):
     promoted_at: datetime | None
     failed_at: datetime | None
     reason: str | None
-    attempts: int | None
+    attempts: NonNegativeInt | None
     superseded_at: datetime | None
     superseded_reason: str | None
 
@@ -109,24 +124,17 @@ class DeadLetterBody(TypedDict):
 
 
 class SyncStatusBody(TypedDict):
-    """GET /queries/sync-status."""
+    """The current snapshot, recent sync attempts and dead letters."""
 
     current_snapshot: SnapshotBody | None
     last_success: SyncBody | None
     last_attempt: SyncBody | None
     last_failure: SyncBody | None
-    recent: list[SyncBody]
-    dead_lettered: int
+    recent: Annotated[list[SyncBody], Field(description="Newest first.")]
+    dead_lettered: Annotated[
+        NonNegativeInt, Field(description="Messages the projector dead-lettered.")
+    ]
     last_dead_letter: DeadLetterBody | None
-
-
-class ProblemBody(TypedDict):
-    """An RFC 9457 problem: every error response."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
 
 
 EMPTY_COUNTRIES: Final[CountriesBody] = {"countries": [], "snapshot": None}
@@ -267,6 +275,6 @@ def sync_status_body(status: SyncStatus) -> SyncStatusBody:
     }
 
 
-def problem_body(status: int, title: str, detail: str) -> ProblemBody:
+def problem_body(status: int, title: str, detail: str) -> Problem:
     """An RFC 9457 problem document."""
     return {"type": "about:blank", "title": title, "status": status, "detail": detail}

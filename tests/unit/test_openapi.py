@@ -8,12 +8,15 @@ import orjson
 import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
+from pydantic import TypeAdapter
 
 from command_service import openapi as command_openapi
 from command_service.app import create_app as create_command_app
 from command_service.settings import CommandSettings
+from contracts.commands import DEFAULT_SYNC_MAX_RESULTS
 from contracts.events import SyncFailed
 from query_service import openapi as query_openapi
+from query_service import views
 from query_service.app import create_app as create_query_app
 from query_service.memory import InMemoryReadModel
 from query_service.projection import ProjectionConfig, projection_handler
@@ -22,27 +25,43 @@ from tests.unit.test_query_app import T0, people, project_sync, settings
 
 TOKEN = "s3cret-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+COMMANDS = command_openapi.document(max_results=DEFAULT_SYNC_MAX_RESULTS)
+QUERIES = query_openapi.document()
 
 
 async def check(
     document: dict[str, Any], path: str, status: int, response: Any
 ) -> None:
-    """Assert that an aiohttp test `response` matches what the document says."""
+    """Assert that an aiohttp test `response` matches what the document says:
+    its status, its media type, its body and every documented header it has."""
     assert response.status == status
     operation = document["paths"][path]["get" if "queries" in path else "post"]
     documented = operation["responses"][str(status)]
+    for name, header in documented["headers"].items():
+        if name in response.headers:
+            validator(document, header["schema"]).validate(response.headers[name])
     if "content" not in documented:
         return
     [(media_type, content)] = documented["content"].items()
     assert response.content_type == media_type
-    schema = {**content["schema"], "components": document["components"]}
-    Draft202012Validator(
-        schema, format_checker=Draft202012Validator.FORMAT_CHECKER
-    ).validate(orjson.loads(await response.read()))
+    body = orjson.loads(await response.read())
+    validator(document, content["schema"]).validate(body)
+
+
+def validator(document: dict[str, Any], schema: dict[str, Any]) -> Draft202012Validator:
+    """A validator of `schema`, resolving its references within `document`."""
+    return Draft202012Validator(
+        {**schema, "components": document["components"]},
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
 
 
 @pytest.mark.parametrize(
-    "document", [command_openapi.document(), query_openapi.document()]
+    "document",
+    [
+        COMMANDS,
+        QUERIES,
+    ],
 )
 def test_each_document_is_valid_openapi_3_1(document):
     validate(document)
@@ -72,7 +91,7 @@ async def test_the_query_document_is_served_as_json(query_client):
     response = await query_client.get("/queries/openapi.json")
 
     assert response.status == 200
-    assert await response.json() == orjson.loads(orjson.dumps(query_openapi.document()))
+    assert await response.json() == orjson.loads(orjson.dumps(QUERIES))
 
 
 async def test_the_command_document_is_served_without_a_token(command_client):
@@ -106,7 +125,7 @@ async def test_query_responses_match_their_documented_schema(
 ):
     response = await query_client.get(url)
 
-    await check(query_openapi.document(), path, status, response)
+    await check(QUERIES, path, status, response)
 
 
 async def test_an_empty_read_model_answers_as_documented(aiohttp_client):
@@ -115,7 +134,7 @@ async def test_an_empty_read_model_answers_as_documented(aiohttp_client):
     )
     for path in ("/queries/countries", "/queries/countries/names"):
         response = await client.get(path)
-        await check(query_openapi.document(), path, 200, response)
+        await check(QUERIES, path, 200, response)
 
 
 @pytest.mark.parametrize(
@@ -138,4 +157,100 @@ async def test_command_responses_match_their_documented_schema(
 ):
     response = await command_client.post("/commands/sync", **kwargs)
 
-    await check(command_openapi.document(), "/commands/sync", status, response)
+    await check(
+        COMMANDS,
+        "/commands/sync",
+        status,
+        response,
+    )
+
+
+async def test_a_not_modified_answer_has_the_documented_headers(query_client):
+    first = await query_client.get("/queries/countries/names")
+    response = await query_client.get(
+        "/queries/countries/names", headers={"If-None-Match": first.headers["ETag"]}
+    )
+
+    await check(QUERIES, "/queries/countries/names", 304, response)
+    assert "ETag" in response.headers
+
+
+@pytest.mark.parametrize(("body", "status"), [({"results": 5}, 200), ({}, 409)])
+async def test_idempotent_repeats_answer_as_documented(command_client, body, status):
+    headers = {**AUTH, "Idempotency-Key": "k1"}
+    await command_client.post("/commands/sync", json={"results": 5}, headers=headers)
+    response = await command_client.post("/commands/sync", json=body, headers=headers)
+
+    await check(
+        COMMANDS,
+        "/commands/sync",
+        status,
+        response,
+    )
+
+
+async def test_an_unconfirmed_command_answers_as_documented(aiohttp_client):
+    app = create_command_app(
+        CommandSettings(_env_file=None, command_token=TOKEN),
+        publisher=FakePublisher(error=TimeoutError()),
+    )
+    client = await aiohttp_client(app)
+
+    response = await client.post("/commands/sync", json={}, headers=AUTH)
+
+    await check(
+        COMMANDS,
+        "/commands/sync",
+        503,
+        response,
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"results": 1},
+        {"results": 0},
+        {"results": DEFAULT_SYNC_MAX_RESULTS},
+        {"results": DEFAULT_SYNC_MAX_RESULTS + 1},
+        {"results": "5"},
+        {"nationalities": ["us", "Gb", "FR"]},
+        {"nationalities": ["XX"]},
+        {"nationalities": []},
+        {"nationalities": ["US"] * 22},
+        {"seed": "abc"},
+        {"seed": ""},
+        {"seed": "a b"},
+        {"seed": "x" * 64},
+        {"seed": "x" * 65},
+        {"seed": "x" * 16 + "0e"},
+        {"seed": "x" * 16 + "14"},
+        {"seed": "x" * 16 + "15"},
+        {"seed": "x" * 16 + "zz"},
+        {"other": 1},
+    ],
+)
+async def test_the_documented_request_schema_accepts_what_the_handler_accepts(
+    command_client, body
+):
+    operation = COMMANDS["paths"]["/commands/sync"]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+
+    response = await command_client.post("/commands/sync", json=body, headers=AUTH)
+
+    assert response.status in {202, 422}
+    assert validator(COMMANDS, schema).is_valid(body) == (response.status == 202)
+
+
+def test_documented_bodies_are_the_schemas_of_the_types_the_handlers_use():
+    schemas = QUERIES["components"]["schemas"]
+
+    for body in (views.CountriesBody, views.NamesBody, views.SyncStatusBody):
+        generated = TypeAdapter(body).json_schema(
+            mode="serialization", ref_template="#/components/schemas/{model}"
+        )
+        definitions = generated.pop("$defs")
+        assert schemas[body.__name__] == generated
+        for name, schema in definitions.items():
+            assert schemas[name] == schema
