@@ -17,6 +17,9 @@ MINIMUM_LENGTH: Final = {
     "MONGO_APP_PASSWORD": 12,
     "COMMAND_TOKEN": 16,
 }
+# Secrets only some compose files pass in (docker-compose.cluster.yml's
+# cookie): checked when present.
+OPTIONAL_MINIMUM_LENGTH: Final = {"RABBITMQ_ERLANG_COOKIE": 20}
 # Values no deployment should run with: .env.example's placeholders and the
 # well-known defaults.
 PLACEHOLDER_MARKERS: Final = ("change-me", "changeme", "placeholder")
@@ -26,7 +29,8 @@ WELL_KNOWN: Final = {"guest", "admin", "password", "secret", "root", "example"}
 def problems(env: Mapping[str, str]) -> list[str]:
     """One line per unacceptable secret of `env`, naming its variable."""
     found = []
-    for name, minimum in MINIMUM_LENGTH.items():
+    optional = {n: m for n, m in OPTIONAL_MINIMUM_LENGTH.items() if n in env}
+    for name, minimum in {**MINIMUM_LENGTH, **optional}.items():
         value = env.get(name, "")
         lowered = value.lower()
         if not value:

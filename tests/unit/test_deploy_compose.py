@@ -444,3 +444,118 @@ def test_the_tls_override_is_valid_and_mounts_a_certificate() -> None:
 
 def interpolate_names(document: Any) -> list[str]:
     return re.findall(r"\$\{([A-Z][A-Z0-9_]*)", json.dumps(document))
+
+
+CLUSTER_FILE = ROOT / "docker-compose.cluster.yml"
+CLUSTER_NODES = ("rabbitmq", "rabbitmq-2", "rabbitmq-3")
+COOKIE = {"RABBITMQ_ERLANG_COOKIE": "erlang-cookie-0123456789abcdef"}
+
+
+APPENDED_SEQUENCES = {"volumes", "ports"}
+"""Sequences compose merges by appending; any other (healthcheck.test,
+command) the override replaces."""
+
+
+def _merged(base: Any, override: Any) -> Any:
+    """`override` on `base` as compose merges files: mappings key by key, the
+    sequences of APPENDED_SEQUENCES by appending what is new, the rest replaced."""
+    if not (isinstance(base, dict) and isinstance(override, dict)):
+        return override
+    merged = dict(base)
+    for key, value in override.items():
+        if key in APPENDED_SEQUENCES and isinstance(base.get(key), list):
+            merged[key] = base[key] + [item for item in value if item not in base[key]]
+        else:
+            merged[key] = _merged(base[key], value) if key in base else value
+    return merged
+
+
+def cluster_services() -> dict[str, dict[str, Any]]:
+    """docker-compose.yml with docker-compose.cluster.yml, with a complete .env."""
+    override = yaml.safe_load(CLUSTER_FILE.read_text(encoding="utf-8"))
+    merged = interpolate(_merged(raw_compose(), override), DOTENV | COOKIE)
+    found = merged["services"]
+    assert isinstance(found, dict)
+    return found
+
+
+def test_the_cluster_override_is_valid_and_needs_the_cookie() -> None:
+    override = yaml.safe_load(CLUSTER_FILE.read_text(encoding="utf-8"))
+    schema = compose_schema()
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    assert not list(validator.iter_errors(override))
+    with pytest.raises(MissingVariableError, match="RABBITMQ_ERLANG_COOKIE"):
+        interpolate(override, DOTENV)
+    listed = set(
+        re.findall(r"^([A-Z][A-Z0-9_]*)=", (ROOT / ".env.example").read_text(), re.M)
+    )
+    assert set(interpolate_names(override)) <= listed
+    # The secrets check refuses .env.example's cookie and a short one.
+    checked = environment(cluster_services()["secrets-check"])
+    assert _check_secrets().problems(checked) == []
+    placeholder = checked | {"RABBITMQ_ERLANG_COOKIE": "change-me-erlang-cookie"}
+    assert (
+        _check_secrets()
+        .problems(placeholder)[0]
+        .startswith("RABBITMQ_ERLANG_COOKIE is still the placeholder")
+    )
+    assert _check_secrets().problems(checked | {"RABBITMQ_ERLANG_COOKIE": "short"})
+
+
+def test_the_cluster_nodes_find_each_other_and_share_a_cookie() -> None:
+    conf = (ROOT / "docker" / "rabbitmq" / "cluster.conf").read_text()
+    listed = re.findall(
+        r"^cluster_formation\.classic_config\.nodes\.\d+ = (\S+)$", conf, re.M
+    )
+    assert listed == [f"rabbit@{node}" for node in CLUSTER_NODES]
+    found = cluster_services()
+    cookies = set()
+    for node in CLUSTER_NODES:
+        service = found[node]
+        assert service["image"] == "rabbitmq:4.1-management", node
+        assert service["hostname"] == node
+        assert (
+            "./docker/rabbitmq/cluster.conf:/etc/rabbitmq/conf.d/20-cluster.conf:ro"
+            in service["volumes"]
+        )
+        data = [v for v in service["volumes"] if v.endswith(":/var/lib/rabbitmq")]
+        assert len(data) == 1, node  # a data volume of its own
+        env = environment(service)
+        assert (
+            env["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"] == env["RABBITMQ_CTL_ERL_ARGS"]
+        )
+        cookies.add(env["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"])
+        assert service["healthcheck"]["test"][:5] == [
+            "CMD",
+            "rabbitmqctl",
+            "-q",
+            "await_online_nodes",
+            "3",
+        ]
+    assert cookies == {f"-setcookie {COOKIE['RABBITMQ_ERLANG_COOKIE']}"}
+    data_volumes = {
+        v for node in CLUSTER_NODES for v in found[node]["volumes"] if "/var/lib" in v
+    }
+    assert len(data_volumes) == len(CLUSTER_NODES)
+
+
+def test_every_broker_client_lists_the_three_nodes_and_waits_for_all() -> None:
+    found = cluster_services()
+    clients = [name for name, s in services().items() if "AMQP_URL" in environment(s)]
+    assert sorted(clients) == ["command-service", "projector", "sync-worker"]
+    for name in clients:
+        service = found[name]
+        url = environment(service)["AMQP_URL"]
+        hosts = re.findall(r"@([a-z0-9-]+):5672/\?heartbeat=10", url)
+        assert hosts == list(CLUSTER_NODES), name
+        for node in CLUSTER_NODES:
+            assert service["depends_on"][node] == {"condition": "service_healthy"}
+        # What the service itself accepts as AMQP_URL.
+        settings = SETTINGS_OF_MODULE[module_of(service)]
+        assert settings is not None
+        settings(_env_file=None, **_settings_env(service))
+
+
+def _settings_env(service: dict[str, Any]) -> dict[str, Any]:
+    env = environment(service)
+    return {k.lower(): v for k, v in env.items() if k not in HEALTHCHECK_VARIABLES}
