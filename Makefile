@@ -48,6 +48,7 @@ lint: $(VENV)/.test-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(PY) scripts/check_test_paths.py tests
+	$(VENV)/bin/lint-imports
 
 format: $(VENV)/.test-deps
 	$(VENV)/bin/ruff format .

@@ -44,9 +44,11 @@ class JsonFormatter(logging.Formatter):
             entry["correlation_id"] = correlation_id
         if (message_id := message_id_var.get()) is not None:
             entry["message_id"] = message_id
-        for key, value in record.__dict__.items():
-            if key not in _RESERVED and not key.startswith("_"):
-                entry[key] = value
+        entry.update(
+            (key, value)
+            for key, value in record.__dict__.items()
+            if key not in _RESERVED and not key.startswith("_")
+        )
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()

@@ -14,7 +14,6 @@ from pymongo import AsyncMongoClient
 
 from contracts.events import SyncCompleted, SyncFailed, UsersFetched
 from contracts.users import User
-from query_service.memory import InMemoryReadModel
 from query_service.projection import ProjectionConfig, projection_handler
 from query_service.read_model import MongoReadModel, ReadModel, ReadModelUnavailable
 from query_service.records import (
@@ -28,6 +27,7 @@ from query_service.records import (
     SnapshotMeta,
     UserRow,
 )
+from tests.support.memory_read_model import InMemoryReadModel
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

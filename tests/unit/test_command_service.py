@@ -314,9 +314,10 @@ def test_keys_expire_after_the_window_and_beyond_the_capacity() -> None:
         return b"{}"
 
     async def scenario() -> list[bool]:
-        replays = []
-        for key in ("a", "a", "b", "c", "a"):
-            replays.append((await keys.answer(key, "f", publish))[1])
+        replays = [
+            (await keys.answer(key, "f", publish))[1]
+            for key in ("a", "a", "b", "c", "a")
+        ]
         now[0] = 100
         replays.append((await keys.answer("c", "f", publish))[1])
         return replays

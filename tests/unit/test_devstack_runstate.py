@@ -9,14 +9,11 @@ import os
 import signal
 import subprocess
 import sys
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 from devstack import runstate
 from devstack.stack import Process
 from tests.support.eventually import wait_until
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 PARENT = """
 import subprocess, sys, time
@@ -34,8 +31,8 @@ def gone(pid: int) -> bool:
 
 def _zombie(pid: int) -> bool:
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
 

@@ -12,11 +12,11 @@ from command_service.settings import CommandSettings
 from common.consuming import PoisonMessage
 from contracts.events import SyncCompleted, SyncFailed, UsersFetched
 from query_service.app import create_app as create_query_app
-from query_service.memory import InMemoryReadModel
 from query_service.projection import ProjectionConfig, projection_handler
 from sync_worker.randomuser import FetchFailed
 from sync_worker.sync import SyncService
 from tests.support.fakes import FakePublisher
+from tests.support.memory_read_model import InMemoryReadModel
 from tests.unit.test_query_app import T0, people, settings
 from tests.unit.test_sync_service import FakeRandomuser, command
 

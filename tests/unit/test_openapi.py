@@ -18,9 +18,9 @@ from contracts.events import SyncFailed
 from query_service import openapi as query_openapi
 from query_service import views
 from query_service.app import create_app as create_query_app
-from query_service.memory import InMemoryReadModel
 from query_service.projection import ProjectionConfig, projection_handler
 from tests.support.fakes import FakePublisher
+from tests.support.memory_read_model import InMemoryReadModel
 from tests.unit.test_query_app import T0, people, project_sync, settings
 
 TOKEN = "s3cret-token-for-tests"

@@ -16,7 +16,6 @@ from contracts.commands import SyncRequested
 from contracts.events import SyncCompleted, SyncFailed, UsersFetched
 from contracts.users import User
 from query_service import views
-from query_service.memory import InMemoryReadModel
 from query_service.projection import (
     ProjectionConfig,
     build_countries,
@@ -26,6 +25,7 @@ from query_service.projection import (
 )
 from query_service.read_model import ReadModelUnavailable
 from query_service.records import StagedCountry, UserRow
+from tests.support.memory_read_model import InMemoryReadModel
 
 if TYPE_CHECKING:
     from common.consuming import Handler

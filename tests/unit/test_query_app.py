@@ -11,12 +11,12 @@ import pytest
 from contracts.events import SyncCompleted, SyncFailed, UsersFetched
 from contracts.users import User
 from query_service.app import create_app
-from query_service.memory import InMemoryReadModel
 from query_service.projection import ProjectionConfig, projection_handler
 from query_service.records import CHUNK_USERS
 from query_service.routes import accepts_gzip
 from query_service.settings import QuerySettings
 from tests.support.eventually import eventually
+from tests.support.memory_read_model import InMemoryReadModel
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 COUNTRIES = ("Norway", "United Kingdom", "France")

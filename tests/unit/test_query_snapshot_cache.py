@@ -11,10 +11,10 @@ import pytest
 
 from contracts.events import SyncCompleted, UsersFetched
 from contracts.users import User
-from query_service.memory import InMemoryReadModel
 from query_service.projection import ProjectionConfig, projection_handler
 from query_service.read_model import ReadModelUnavailable
 from query_service.snapshot_cache import REFRESH_WAIT_SECONDS, SnapshotCache
+from tests.support.memory_read_model import InMemoryReadModel
 
 if TYPE_CHECKING:
     from query_service.records import Pointer
