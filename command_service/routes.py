@@ -30,6 +30,7 @@ from contracts.commands import (
     NATIONALITIES,
     Nationality,
     SyncRequested,
+    normalise_nationalities,
 )
 
 SPECIAL_SEED_LENGTH: Final = 18
@@ -70,11 +71,8 @@ class SyncCommandBody(BaseModel):
     @field_validator("nationalities", mode="before")
     @classmethod
     def _upper_case(cls, value: object) -> object:
-        if isinstance(value, list | tuple):
-            return tuple(
-                item.upper() if isinstance(item, str) else item for item in value
-            )
-        return value
+        # A JSON array only: a string is refused as not an array.
+        return normalise_nationalities(value) if isinstance(value, list) else value
 
 
 class UnconfirmedCommandError(Exception):

@@ -269,3 +269,13 @@ async def declare_dead_letter_tap(
     for work_queue in (topology.sync_requests_queue, topology.projector_queue):
         await tap.bind(topology.dead_letter_exchange, routing_key=work_queue)
     return tap
+
+
+def latest_death(headers: object) -> dict[str, Any]:
+    """The latest entry of a dead-lettered message's `x-death` header (the
+    broker puts it first): queue, reason, count, exchange, routing-keys,
+    time; {} when the header is missing or malformed."""
+    deaths = headers.get("x-death") if isinstance(headers, dict) else None
+    if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict):
+        return deaths[0]
+    return {}

@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[AnyMessage], Awaitable[None]]
+"""Handles one decoded message."""
+DeliveryHandler = Callable[["AbstractIncomingMessage"], Awaitable[None]]
+"""Handles one delivery as it came (the dead-letter tap: bodies may not decode)."""
 CHANNEL_GONE: Final = (AMQPError, ChannelInvalidStateError, ConnectionError)
 """What settling a message raises when its channel closed after the delivery."""
 PoisonCallback = Callable[["AbstractIncomingMessage", str], Awaitable[None]]
@@ -70,6 +73,10 @@ class PoisonMessage(Exception):
     """The message can never be handled; dead-letter it."""
 
 
+class Undecodable(PoisonMessage):
+    """The body is not a message of ours; dead-letter it."""
+
+
 class TransientError(Exception):
     """A dependency failed; the same message may succeed later."""
 
@@ -84,6 +91,39 @@ async def run_consumer(
     on_poison: PoisonCallback | None = None,
 ) -> None:
     """Handle messages from `queue` one at a time until `stop` is set.
+
+    Each body is decoded first; one that does not decode is dead-lettered.
+    Otherwise as `consume_deliveries`.
+    """
+
+    async def decoded(message: AbstractIncomingMessage) -> None:
+        try:
+            body = decode(message.body)
+        except DecodeError as exc:
+            raise Undecodable(str(exc)) from None
+        await handler(body)
+
+    await consume_deliveries(
+        queue,
+        decoded,
+        stop,
+        shutdown_timeout=shutdown_timeout,
+        max_backoff=max_backoff,
+        on_poison=on_poison,
+    )
+
+
+async def consume_deliveries(
+    queue: AbstractQueue,
+    handler: DeliveryHandler,
+    stop: asyncio.Event,
+    *,
+    shutdown_timeout: float,
+    max_backoff: float = 5.0,
+    on_poison: PoisonCallback | None = None,
+) -> None:
+    """Handle the deliveries of `queue` one at a time, with the policy above,
+    until `stop` is set.
 
     On stop the consumer is cancelled first, then the message in flight gets
     `shutdown_timeout` seconds to finish before it is returned to the queue.
@@ -204,7 +244,7 @@ async def _finish_in_flight(
 
 async def _handle(
     message: AbstractIncomingMessage,
-    handler: Handler,
+    handler: DeliveryHandler,
     stop: asyncio.Event,
     max_backoff: float,
     on_poison: PoisonCallback | None,
@@ -214,17 +254,13 @@ async def _handle(
     with log_context(
         correlation_id=message.correlation_id, message_id=message.message_id
     ):
-        try:
-            decoded = decode(message.body)
-        except DecodeError as exc:
-            await _dead_letter(message, str(exc), on_poison, queue, "undecodable")
-            return
         delay = 0.1
         while True:
             try:
-                await _call(handler, decoded)
+                await _call(handler, message)
             except PoisonMessage as exc:
-                await _dead_letter(message, str(exc), on_poison, queue, "poison")
+                cause = "undecodable" if isinstance(exc, Undecodable) else "poison"
+                await _dead_letter(message, str(exc), on_poison, queue, cause)
                 return
             except (TransientError, *BROKER_UNAVAILABLE) as exc:
                 if stop.is_set():
@@ -257,7 +293,7 @@ async def _handle(
             return
 
 
-async def _call(handler: Handler, message: AnyMessage) -> None:
+async def _call(handler: DeliveryHandler, message: AbstractIncomingMessage) -> None:
     """Run `handler`; a CancelledError that is not this task's own cancellation
     becomes a ConnectionError.
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import aio_pika
 from aio_pika import DeliveryMode
 
+from common.amqp import latest_death
 from common.amqp_cluster import connect_once
 from contracts.topology import Topology
 
@@ -72,7 +73,7 @@ def work_queue(topology: Topology, name: QueueName) -> str:
 
 def describe(message: AbstractIncomingMessage) -> DeadLetter:
     """The first (latest) `x-death` entry of `message`, and its envelope ids."""
-    death = first_death(message.headers)
+    death = latest_death(message.headers)
     keys = death.get("routing-keys") or []
     died = death.get("time")
     return DeadLetter(
@@ -86,14 +87,6 @@ def describe(message: AbstractIncomingMessage) -> DeadLetter:
         deaths=int(death.get("count") or 0),
         died_at=died.isoformat() if isinstance(died, datetime) else None,
     )
-
-
-def first_death(headers: dict[str, Any] | None) -> dict[str, Any]:
-    """The latest entry of an `x-death` header (RabbitMQ puts it first), or {}."""
-    deaths = (headers or {}).get("x-death")
-    if isinstance(deaths, list) and deaths and isinstance(deaths[0], dict):
-        return deaths[0]
-    return {}
 
 
 def replay_headers(headers: dict[str, Any] | None) -> dict[str, Any]:

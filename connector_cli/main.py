@@ -12,7 +12,7 @@ import orjson
 from common.settings import load_settings
 from connector_cli import api, dlq
 from connector_cli.settings import CliSettings
-from contracts.commands import MAX_SYNC_RESULTS, NATIONALITIES
+from contracts.commands import MAX_SYNC_RESULTS, NATIONALITIES, split_nationalities
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -43,7 +43,7 @@ def results(value: str) -> int:
 
 def nationalities(value: str) -> tuple[str, ...]:
     """`--nationalities US,GB`: known codes, any case, comma-separated."""
-    codes = tuple(code.strip().upper() for code in value.split(",") if code.strip())
+    codes = split_nationalities(value)
     if not codes:
         raise argparse.ArgumentTypeError("give at least one nationality")
     unknown = [code for code in codes if code not in NATIONALITIES]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 from pydantic import AwareDatetime, Field
 
@@ -17,15 +17,35 @@ DEFAULT_SYNC_MAX_RESULTS: Final = 20_000
 """The public API allows 20,000 users per client per 5 minutes: the default
 SYNC_MAX_RESULTS. A self-hosted Randomuser has no such limit."""
 
-NATIONALITIES: Final = (
-    "AU", "BR", "CA", "CH", "DE", "DK", "ES", "FI", "FR", "GB", "IE",
-    "IN", "IR", "MX", "NL", "NO", "NZ", "RS", "TR", "UA", "US",
-)  # fmt: skip
-
 Nationality = Literal[
     "AU", "BR", "CA", "CH", "DE", "DK", "ES", "FI", "FR", "GB", "IE",
     "IN", "IR", "MX", "NL", "NO", "NZ", "RS", "TR", "UA", "US",
 ]  # fmt: skip
+"""The nationalities upstream's `nat` parameter knows (version 1.4)."""
+
+NATIONALITIES: Final[tuple[str, ...]] = get_args(Nationality)
+
+
+def split_nationalities(text: str) -> tuple[str, ...]:
+    """ "us, GB" (a setting, a CLI argument) → ("US", "GB"): stripped,
+    upper-cased (upstream accepts any case), empty parts dropped."""
+    return tuple(code.strip().upper() for code in text.split(",") if code.strip())
+
+
+def normalise_nationalities(value: object) -> object:
+    """Nationality codes as upstream takes them, before validation.
+
+    A comma-separated string as `split_nationalities` reads it; each string of
+    a list or tuple (a JSON body) stripped and upper-cased. Anything else is
+    returned as it is, for the validator to refuse by name.
+    """
+    if isinstance(value, str):
+        return split_nationalities(value)
+    if isinstance(value, list | tuple):
+        return tuple(
+            code.strip().upper() if isinstance(code, str) else code for code in value
+        )
+    return value
 
 
 class SyncRequested(Message):

@@ -12,15 +12,15 @@ logs the detailed reason with the message id; the tap records where and how.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING, Final
 
-from common.consuming import TransientError, next_or_stop
-from common.logs import log_context
+from common.amqp import latest_death
+from common.consuming import consume_deliveries
 
 if TYPE_CHECKING:
+    import asyncio
+
     from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 
     from common.consuming import PoisonCallback
@@ -40,11 +40,11 @@ def describe_death(headers: object) -> str:
 
     The broker puts the most recent death first.
     """
-    deaths = headers.get("x-death") if isinstance(headers, dict) else None
-    if not isinstance(deaths, list) or not deaths or not isinstance(deaths[0], dict):
+    death = latest_death(headers)
+    if not death:
         return "dead-lettered (no x-death header)"
-    queue = deaths[0].get("queue", "?")
-    reason = str(deaths[0].get("reason", "?"))
+    queue = death.get("queue", "?")
+    reason = str(death.get("reason", "?"))
     return f"{queue}: {_REASONS.get(reason, reason)}"
 
 
@@ -53,61 +53,30 @@ async def run_dead_letter_tap(
     record: PoisonCallback,
     stop: asyncio.Event,
     *,
+    shutdown_timeout: float = 5.0,
     max_backoff: float = 5.0,
 ) -> None:
     """Record each message of the tap `queue` with `record`, until `stop` is set.
 
-    Acknowledged after `record` returns, so a dead letter is counted at least
-    once. `record` raising TransientError is retried with a bounded backoff
-    (on stop the message goes back to the queue); any other exception returns
-    the message to the queue, whose delivery limit bounds the attempts.
+    The consumer policy of every queue (common/consuming.py): acknowledged
+    after `record` returns, so a dead letter is counted at least once;
+    `record` raising TransientError is retried with a bounded backoff (on stop
+    the message goes back to the queue); any other exception returns the
+    message to the queue, whose delivery limit bounds the attempts. Bodies
+    are not decoded: a dead letter may be one that never did.
     """
-    async with queue.iterator() as messages:
-        stopped = asyncio.ensure_future(stop.wait())
-        try:
-            while not stop.is_set():
-                message = await next_or_stop(messages, stopped)
-                if message is None:
-                    break
-                await _record(message, record, stop, max_backoff)
-        finally:
-            stopped.cancel()
 
-
-async def _record(
-    message: AbstractIncomingMessage,
-    record: PoisonCallback,
-    stop: asyncio.Event,
-    max_backoff: float,
-) -> None:
-    with log_context(
-        correlation_id=message.correlation_id, message_id=message.message_id
-    ):
+    async def on_delivery(message: AbstractIncomingMessage) -> None:
         reason = describe_death(message.headers)
-        delay = 0.1
-        while True:
-            try:
-                await record(message, reason)
-            except TransientError as exc:
-                if stop.is_set():
-                    await message.nack(requeue=True)
-                    return
-                logger.warning(
-                    "cannot record dead letter yet, retrying in %.1fs: %s", delay, exc
-                )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=delay)
-                delay = min(delay * 2, max_backoff)
-                continue
-            except Exception:
-                logger.exception("could not record dead letter; requeueing it")
-                await message.nack(requeue=True)
-                return
-            await message.ack()
-            logger.warning(
-                "dead letter %s (%s) recorded: %s",
-                message.message_id,
-                message.type,
-                reason,
-            )
-            return
+        await record(message, reason)
+        logger.warning(
+            "dead letter %s (%s) recorded: %s", message.message_id, message.type, reason
+        )
+
+    await consume_deliveries(
+        queue,
+        on_delivery,
+        stop,
+        shutdown_timeout=shutdown_timeout,
+        max_backoff=max_backoff,
+    )

@@ -101,7 +101,12 @@ async def run(
             # counted from the tap (not by `on_poison`, which would count
             # this queue's rejects twice and never see the delivery limit).
             tasks.create_task(
-                run_dead_letter_tap(tap, dead_letter_recorder(model), stop)
+                run_dead_letter_tap(
+                    tap,
+                    dead_letter_recorder(model),
+                    stop,
+                    shutdown_timeout=settings.shutdown_timeout_seconds,
+                )
             )
             tasks.create_task(_watch_mongo(model, readiness, stop))
         readiness.stopping()

@@ -16,7 +16,12 @@ from pydantic import (
 from pydantic_settings import NoDecode
 
 from common.settings import BaseServiceSettings
-from contracts.commands import DEFAULT_SYNC_MAX_RESULTS, MAX_SYNC_RESULTS, Nationality
+from contracts.commands import (
+    DEFAULT_SYNC_MAX_RESULTS,
+    MAX_SYNC_RESULTS,
+    Nationality,
+    split_nationalities,
+)
 
 _VERSION_SEGMENT: Final = re.compile(r"/\d+(\.\d+)+/?$")
 
@@ -108,10 +113,9 @@ class SyncWorkerSettings(BaseServiceSettings):
     @field_validator("sync_nationalities", mode="before")
     @classmethod
     def _split_nationalities(cls, value: object) -> object:
-        # The environment carries "US,GB"; upstream accepts any case.
+        # The environment carries "US,GB"; none given means every nationality.
         if isinstance(value, str):
-            codes = [code.strip().upper() for code in value.split(",")]
-            return tuple(code for code in codes if code) or None
+            return split_nationalities(value) or None
         return value
 
     @model_validator(mode="after")
