@@ -8,9 +8,17 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import aio_pika
 from aio_pika import DeliveryMode, ExchangeType
+from tenacity import (
+    AsyncRetrying,
+    RetryError,
+    retry_if_exception_type,
+    stop_before_delay,
+    wait_exponential,
+)
 
 from common import metrics
 from common.amqp_cluster import connect_robust, connected_node
+from common.retrying import log_retry
 from contracts.codec import AnyMessage, encode
 from contracts.commands import SyncRequested
 
@@ -56,23 +64,23 @@ async def connect(
     Raises:
         TimeoutError: no connection could be made within `within` seconds.
     """
-    delay = 0.2
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        try:
-            connection = await connect_robust(url, name=name, connect_timeout=10)
-            break
-        except (TimeoutError, OSError, aio_pika.exceptions.AMQPError) as exc:
-            if loop.time() + delay > deadline:
-                raise TimeoutError(
-                    f"RabbitMQ not reachable within {within}s: {exc}"
-                ) from exc
-            logger.warning(
-                "RabbitMQ not reachable yet (%s); retrying in %.1fs", exc, delay
-            )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type(
+            (TimeoutError, OSError, aio_pika.exceptions.AMQPError)
+        ),
+        wait=wait_exponential(multiplier=0.2, max=5.0),
+        stop=stop_before_delay(within),
+        before_sleep=log_retry(logger, "RabbitMQ not reachable yet"),
+    )
+    try:
+        connection: AbstractRobustConnection = await retrying(
+            connect_robust, url, name=name, connect_timeout=10
+        )
+    except RetryError as exc:
+        failure = exc.last_attempt.exception()
+        raise TimeoutError(
+            f"RabbitMQ not reachable within {within}s: {failure}"
+        ) from failure
     metrics.AMQP_NODE.labels(connected_node(connection)).set(1)
     if readiness is not None:
         readiness.set("amqp", ok=True)

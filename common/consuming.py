@@ -26,6 +26,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 import aiormq.exceptions
 from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
+from tenacity import (
+    AsyncRetrying,
+    retry_base,
+    retry_if_exception,
+    retry_if_exception_type,
+    wait_exponential,
+)
 
 from common.logs import log_context
 from common.metrics import (
@@ -35,12 +42,14 @@ from common.metrics import (
     REDELIVERIES,
     TRANSIENT_RETRIES,
 )
+from common.retrying import log_retry, sleep_until
 from contracts.codec import AnyMessage, DecodeError, decode
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
+    from tenacity import RetryCallState
 
 logger = logging.getLogger(__name__)
 
@@ -251,46 +260,60 @@ async def _handle(
     queue: str,
     handled: dict[str, None],
 ) -> None:
+    # A dependency that is down, or the broker connection while it moves to
+    # another node: retried in place until it works or the process stops.
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type((TransientError, *BROKER_UNAVAILABLE))
+        & _unless_set(stop),
+        wait=wait_exponential(multiplier=0.1, max=max_backoff),
+        sleep=sleep_until(stop),
+        before_sleep=_count_retry(queue),
+        reraise=True,
+    )
     with log_context(
         correlation_id=message.correlation_id, message_id=message.message_id
     ):
-        delay = 0.1
-        while True:
-            try:
-                await _call(handler, message)
-            except PoisonMessage as exc:
-                cause = "undecodable" if isinstance(exc, Undecodable) else "poison"
-                await _dead_letter(message, str(exc), on_poison, queue, cause)
-                return
-            except (TransientError, *BROKER_UNAVAILABLE) as exc:
-                if stop.is_set():
-                    logger.warning(
-                        "dependency down during shutdown; requeueing: %s", exc
-                    )
-                    await message.nack(requeue=True)
-                    MESSAGES_CONSUMED.labels(queue, "requeued").inc()
-                    return
-                TRANSIENT_RETRIES.labels(queue).inc()
-                logger.warning("transient failure, retrying in %.1fs: %s", delay, exc)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=delay)
-                delay = min(delay * 2, max_backoff)
-                continue
-            except Exception:
-                logger.exception(
-                    "handler failed (delivery %s); requeueing",
-                    (message.headers or {}).get("x-delivery-count", 0),
-                )
-                await message.nack(requeue=True)
-                MESSAGES_CONSUMED.labels(queue, "requeued").inc()
-                return
-            _remember(handled, message.message_id)
-            try:
-                await message.ack()
-            except CHANNEL_GONE as exc:
-                raise AckLost from exc
-            MESSAGES_CONSUMED.labels(queue, "acked").inc()
+        try:
+            await retrying(_call, handler, message)
+        except PoisonMessage as exc:
+            cause = "undecodable" if isinstance(exc, Undecodable) else "poison"
+            await _dead_letter(message, str(exc), on_poison, queue, cause)
             return
+        except (TransientError, *BROKER_UNAVAILABLE) as exc:
+            # Only once stop is set: the message goes back to the queue.
+            logger.warning("dependency down during shutdown; requeueing: %s", exc)
+            await message.nack(requeue=True)
+            MESSAGES_CONSUMED.labels(queue, "requeued").inc()
+            return
+        except Exception:
+            logger.exception(
+                "handler failed (delivery %s); requeueing",
+                (message.headers or {}).get("x-delivery-count", 0),
+            )
+            await message.nack(requeue=True)
+            MESSAGES_CONSUMED.labels(queue, "requeued").inc()
+            return
+        _remember(handled, message.message_id)
+        try:
+            await message.ack()
+        except CHANNEL_GONE as exc:
+            raise AckLost from exc
+        MESSAGES_CONSUMED.labels(queue, "acked").inc()
+
+
+def _unless_set(stop: asyncio.Event) -> retry_base:
+    """Retry only while `stop` is not set."""
+    return retry_if_exception(lambda _: not stop.is_set())
+
+
+def _count_retry(queue: str) -> Callable[[RetryCallState], None]:
+    log = log_retry(logger, "transient failure")
+
+    def before_sleep(state: RetryCallState) -> None:
+        TRANSIENT_RETRIES.labels(queue).inc()
+        log(state)
+
+    return before_sleep
 
 
 async def _call(handler: DeliveryHandler, message: AbstractIncomingMessage) -> None:

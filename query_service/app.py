@@ -10,11 +10,13 @@ import os
 from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from common.health import READINESS, Readiness, add_health_routes
 from common.http import CORRELATION_HEADER, REQUEST_ID_HEADER, VALID_ID
 from common.logs import correlation_id_var, message_id_var
 from common.metrics import add_metrics_route, http_metrics_middleware
+from common.retrying import log_retry
 from query_service.read_model import MongoReadModel, ReadModelUnavailable
 from query_service.routes import (
     READ_MODEL,
@@ -103,17 +105,13 @@ async def _warm_up(cache: SnapshotCache, readiness: Readiness) -> None:
     serving the snapshot it holds, which is what an always-available read
     side wants from its load balancer.
     """
-    delay = 0.1
-    while True:
-        try:
-            await cache.refresh()
-        except ReadModelUnavailable as exc:
-            logger.warning("read model not reachable yet (%s); retrying", exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, WARM_UP_MAX_DELAY)
-            continue
-        readiness.set("read_model", ok=True)
-        return
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type(ReadModelUnavailable),
+        wait=wait_exponential(multiplier=0.1, max=WARM_UP_MAX_DELAY),
+        before_sleep=log_retry(logger, "read model not reachable yet"),
+    )
+    await retrying(cache.refresh)
+    readiness.set("read_model", ok=True)
 
 
 async def _not_ready(app: web.Application) -> None:

@@ -9,10 +9,19 @@ from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import TYPE_CHECKING, Final
 
+from tenacity import (
+    AsyncRetrying,
+    RetryError,
+    retry_if_exception_type,
+    stop_before_delay,
+    wait_exponential,
+)
+
 from common.amqp import connect, declare_dead_letter_tap, declare_projector_queue
 from common.consuming import run_consumer
 from common.health import Readiness, serve_health
 from common.lifecycle import run_worker, stop_event_on_signals
+from common.retrying import log_retry
 from contracts.topology import Topology
 from query_service.dead_letters import run_dead_letter_tap
 from query_service.projection import (
@@ -115,20 +124,18 @@ async def run(
 
 async def _prepare(read_model: ReadModel, *, within: float) -> None:
     """Create the indexes, retrying while MongoDB is not reachable yet."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    delay = 0.2
-    while True:
-        try:
-            await read_model.prepare()
-        except ReadModelUnavailable as exc:
-            if loop.time() + delay > deadline:
-                raise TimeoutError(f"MongoDB not reachable within {within}s") from exc
-            logger.warning("MongoDB not reachable yet (%s); retrying", exc)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
-            continue
-        return
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type(ReadModelUnavailable),
+        wait=wait_exponential(multiplier=0.2, max=5.0),
+        stop=stop_before_delay(within),
+        before_sleep=log_retry(logger, "MongoDB not reachable yet"),
+    )
+    try:
+        await retrying(read_model.prepare)
+    except RetryError as exc:
+        raise TimeoutError(f"MongoDB not reachable within {within}s") from (
+            exc.last_attempt.exception()
+        )
 
 
 async def _watch_mongo(

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import aiohttp
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
 
+from common.retrying import log_retry
 from contracts.base import utc_now
 from sync_worker.attempts import (
     PARSE_OFF_LOOP_BYTES,
@@ -28,6 +30,8 @@ from sync_worker.upstream import UpstreamError, parse_response
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Awaitable, Callable
     from datetime import datetime
+
+    from tenacity import RetryCallState
 
     from sync_worker.settings import SyncWorkerSettings
 
@@ -244,32 +248,15 @@ class HttpRandomuserClient:
         if request.nationalities:
             params["nat"] = ",".join(request.nationalities)
         history: list[str] = []
-        for attempt in range(1, self.retry.max_attempts + 1):
+
+        async def attempt() -> list[Any]:
             await self.budget.reserve(size)
             started = time.perf_counter()
             try:
                 users = await self._request(params, size, number, request.seed)
             except AttemptFailed as failure:
                 history.append(failure.kind)
-                last_attempt = attempt == self.retry.max_attempts
-                if not failure.retryable or last_attempt:
-                    raise FetchFailed(
-                        failure_reason(failure, history, number, pages),
-                        before + attempt,
-                    ) from None
-                pause = self.retry.delay(
-                    attempt, rate_limited=failure.kind == "rate_limited"
-                )
-                logger.warning(
-                    "page %d/%d attempt %d failed (%s); retrying in %.2fs",
-                    number,
-                    pages,
-                    attempt,
-                    failure,
-                    pause,
-                )
-                await self._sleep(pause)
-                continue
+                raise
             logger.info(
                 "fetched page %d/%d: %d users in %.3fs",
                 number,
@@ -277,8 +264,33 @@ class HttpRandomuserClient:
                 len(users),
                 time.perf_counter() - started,
             )
-            return users, attempt
-        raise AssertionError("unreachable: the last attempt returns or raises")
+            return users
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(
+                lambda exc: isinstance(exc, AttemptFailed) and exc.retryable
+            ),
+            stop=stop_after_attempt(self.retry.max_attempts),
+            wait=self._pause,
+            sleep=self._sleep,
+            before_sleep=log_retry(logger, f"page {number}/{pages} failed"),
+            reraise=True,
+        )
+        try:
+            users: list[Any] = await retrying(attempt)
+        except AttemptFailed as failure:
+            raise FetchFailed(
+                failure_reason(failure, history, number, pages), before + len(history)
+            ) from None
+        return users, len(history) + 1
+
+    def _pause(self, state: RetryCallState) -> float:
+        """How long to wait after the failed attempt `state` (tenacity's `wait`)."""
+        failure = state.outcome.exception() if state.outcome is not None else None
+        rate_limited = (
+            isinstance(failure, AttemptFailed) and failure.kind == "rate_limited"
+        )
+        return self.retry.delay(state.attempt_number, rate_limited=rate_limited)
 
     async def _request(
         self, params: dict[str, str], size: int, number: int, seed: str

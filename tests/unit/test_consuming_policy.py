@@ -326,9 +326,9 @@ async def test_an_unexpected_handler_error_requeues_the_message(caplog, headers,
 
 def retry_delays(caplog: pytest.LogCaptureFixture) -> list[Any]:
     return [
-        record.args[0]
+        record.args[3]
         for record in caplog.records
-        if record.msg.startswith("transient failure") and isinstance(record.args, tuple)
+        if isinstance(record.args, tuple) and record.args[:1] == ("transient failure",)
     ]
 
 
@@ -348,7 +348,9 @@ async def test_a_transient_error_is_retried_with_doubling_bounded_backoff(caplog
     assert calls.count == 5
     assert message.settled == [("ack", None)]
     assert retry_delays(caplog) == pytest.approx([0.1, 0.2, 0.3, 0.3])
-    assert caplog.messages[0] == "transient failure, retrying in 0.1s: mongo down 1"
+    assert caplog.messages[0] == (
+        "transient failure (attempt 1): mongo down 1; retrying in 0.1s"
+    )
     assert sample("randomuser_consumer_transient_retries_total", queue) == 4
     assert consumed(queue, "acked") == 1
 
@@ -537,8 +539,8 @@ async def test_a_cancelled_error_nobody_asked_for_is_a_broker_outage_to_wait_out
     assert calls.count == 2
     assert message.settled == [("ack", None)]
     assert caplog.messages[0] == (
-        "transient failure, retrying in 0.1s: the broker connection closed"
-        " under the handler"
+        "transient failure (attempt 1): the broker connection closed"
+        " under the handler; retrying in 0.1s"
     )
 
 
