@@ -11,6 +11,7 @@ import aio_pika
 import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from command_service import openapi
 from command_service.auth import require_bearer
@@ -25,6 +26,7 @@ from command_service.idempotency import (
 from command_service.keys import IDEMPOTENCY, PUBLISHER, SETTINGS
 from common.http import CORRELATION_ID, problem
 from common.openapi import openapi_handler
+from common.retrying import log_retry
 from contracts.commands import (
     MAX_SYNC_RESULTS,
     NATIONALITIES,
@@ -37,6 +39,8 @@ SPECIAL_SEED_LENGTH: Final = 18
 
 if TYPE_CHECKING:
     from pydantic_core import ErrorDetails
+
+    from common.amqp import Publisher
 
 logger = logging.getLogger(__name__)
 
@@ -187,7 +191,7 @@ async def _publish(request: web.Request) -> bytes:
     )
     try:
         async with asyncio.timeout(settings.publish_timeout_seconds):
-            await request.app[PUBLISHER].publish(command)
+            await _publish_until_sent(request.app[PUBLISHER], command)
     except (
         TimeoutError,
         ConnectionError,
@@ -210,6 +214,23 @@ async def _publish(request: web.Request) -> bytes:
             "requested_at": command.requested_at.isoformat(),
         }
     )
+
+
+async def _publish_until_sent(publisher: Publisher, command: SyncRequested) -> None:
+    """Publish `command`, again while its channel is closed (the caller's
+    deadline bounds it).
+
+    A closed channel refuses the message before it is sent, so publishing it
+    again cannot double it: while the connection moves to another broker node
+    (under a second) a POST waits and gets its 202, instead of a 503.
+    """
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type(aio_pika.exceptions.ChannelInvalidStateError),
+        wait=wait_exponential(multiplier=0.05, max=1.0),
+        before_sleep=log_retry(logger, f"command {command.command_id} not sent"),
+        reraise=True,
+    )
+    await retrying(publisher.publish, command)
 
 
 def setup_routes(app: web.Application) -> None:

@@ -275,6 +275,11 @@ async def test_killing_the_leader_during_100_concurrent_commands_keeps_every_acc
             command for status, command in answers if status == 503 and command
         ]
         assert accepted, answers
+        with RECOVERY_LOG.open("a") as log:
+            log.write(
+                f"{time.strftime('%Y-%m-%dT%H:%M:%S')} kill during 100 POSTs:"
+                f" {len(accepted)} answered 202, {len(unconfirmed)} answered 503\n"
+            )
         await _one_outcome_each(fs, accepted, maybe=unconfirmed)
         # The last command to run may be one whose confirm was lost: the
         # snapshot to check is the current one, whichever command made it.

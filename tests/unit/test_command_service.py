@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from typing import TYPE_CHECKING
 
 import aio_pika
 import pytest
@@ -12,6 +14,9 @@ from command_service.idempotency import IdempotencyKeys
 from command_service.settings import CommandSettings
 from contracts.commands import SyncRequested
 from tests.support.fakes import FakePublisher
+
+if TYPE_CHECKING:
+    from contracts.codec import AnyMessage
 
 TOKEN = "s3cret-token-for-tests"
 
@@ -185,7 +190,8 @@ async def test_a_broker_that_does_not_confirm_gives_503_and_no_202(
     aiohttp_client, error
 ) -> None:
     publisher = FakePublisher(error=error)
-    app = create_app(CommandSettings(_env_file=None), publisher=publisher)
+    settings = CommandSettings(_env_file=None, publish_timeout_seconds=0.3)
+    app = create_app(settings, publisher=publisher)
     client = await aiohttp_client(app)
 
     response = await client.post("/commands/sync")
@@ -196,7 +202,10 @@ async def test_a_broker_that_does_not_confirm_gives_503_and_no_202(
     # look for its outcome before retrying.
     assert response.content_type == "application/problem+json"
     problem = await response.json()
-    (attempted,) = publisher.attempted
+    # A closed channel is tried again until the deadline; each try is the
+    # same command.
+    assert len({message.command_id for message in publisher.attempted}) == 1  # type: ignore[union-attr]
+    attempted = publisher.attempted[0]
     assert isinstance(attempted, SyncRequested)
     assert problem["command_id"] == attempted.command_id
     assert attempted.command_id in problem["detail"]
@@ -351,3 +360,53 @@ async def test_results_are_bounded_by_sync_max_results(
         [command] = publisher.published
         assert isinstance(command, SyncRequested)
         assert command.results == results
+
+
+async def test_a_command_refused_by_a_closed_channel_is_sent_again_and_accepted(
+    aiohttp_client, caplog
+) -> None:
+    # While the connection moves to another broker node its channel is closed
+    # for a moment: the command was never sent, so sending it again is safe.
+    publisher = FlakyPublisher(
+        aio_pika.exceptions.ChannelInvalidStateError("closed"), times=2
+    )
+    client = await aiohttp_client(
+        create_app(CommandSettings(_env_file=None), publisher=publisher)
+    )
+    caplog.set_level(logging.WARNING, logger="command_service.routes")
+
+    response = await client.post("/commands/sync")
+
+    assert response.status == 202
+    body = await response.json()
+    assert [m.command_id for m in publisher.attempted] == [body["command_id"]] * 3  # type: ignore[union-attr]
+    assert publisher.published == publisher.attempted[-1:]
+    assert [r.args[1] for r in caplog.records if r.args] == [1, 2]
+
+
+async def test_a_publish_whose_confirm_was_lost_is_not_sent_again(
+    aiohttp_client,
+) -> None:
+    # A reset connection may have delivered it: 503 naming it, no second copy.
+    publisher = FlakyPublisher(ConnectionResetError("reset"), times=1)
+    client = await aiohttp_client(
+        create_app(CommandSettings(_env_file=None), publisher=publisher)
+    )
+
+    response = await client.post("/commands/sync")
+
+    assert response.status == 503
+    assert len(publisher.attempted) == 1
+
+
+class FlakyPublisher(FakePublisher):
+    """Raises `error` on the first `times` publishes, then publishes."""
+
+    def __init__(self, error: Exception, *, times: int) -> None:
+        super().__init__()
+        self._error = error
+        self._times = times
+
+    async def publish(self, message: AnyMessage) -> None:
+        self.error = self._error if len(self.attempted) < self._times else None
+        await super().publish(message)
