@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Required
 
 import aiormq.exceptions
 from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
@@ -33,6 +33,7 @@ from tenacity import (
     retry_if_exception_type,
     wait_exponential,
 )
+from typing_extensions import TypedDict, Unpack
 
 from common.logs import log_context
 from common.metrics import (
@@ -90,14 +91,21 @@ class TransientError(Exception):
     """A dependency failed; the same message may succeed later."""
 
 
+class ConsumerOptions(TypedDict, total=False):
+    """How long a message in flight may finish at stop (`shutdown_timeout`,
+    required), the longest wait between transient retries, and what records
+    a dead-lettered message."""
+
+    shutdown_timeout: Required[float]
+    max_backoff: float
+    on_poison: PoisonCallback | None
+
+
 async def run_consumer(
     queue: AbstractQueue,
     handler: Handler,
     stop: asyncio.Event,
-    *,
-    shutdown_timeout: float,
-    max_backoff: float = 5.0,
-    on_poison: PoisonCallback | None = None,
+    **options: Unpack[ConsumerOptions],
 ) -> None:
     """Handle messages from `queue` one at a time until `stop` is set.
 
@@ -112,14 +120,7 @@ async def run_consumer(
             raise Undecodable(str(exc)) from None
         await handler(body)
 
-    await consume_deliveries(
-        queue,
-        decoded,
-        stop,
-        shutdown_timeout=shutdown_timeout,
-        max_backoff=max_backoff,
-        on_poison=on_poison,
-    )
+    await consume_deliveries(queue, decoded, stop, **options)
 
 
 async def consume_deliveries(
