@@ -1,0 +1,128 @@
+"""The read model's MongoDB schema: collections, indexes, the client, errors.
+
+The only place that names collections and indexes; `mongo_snapshots`,
+`mongo_syncs` and `mongo_staging` hold the reads and writes of each part, and
+`read_model.MongoReadModel` puts them together.
+
+MongoDB compatibility notes (the code targets real MongoDB; `nx-27017`, the
+embedded server used for development, differs in the ways listed here, and
+every write below is chosen to behave the same on both):
+
+- Upserts use `UpdateOne` + `$set`, never `ReplaceOne`: nx-27017 ignores the
+  filter's `_id` on a replace-upsert and cannot replace documents holding bytes.
+- Datetimes written on the update path are nested in a subdocument
+  (`completed.fetched_at`, ...): nx-27017 turns a top-level datetime `$set` on
+  an existing document into a string. Top-level datetimes are written only
+  when a document is inserted (`$setOnInsert`).
+- `$addToSet` targets an array created with the document: nx-27017 ignores it
+  on a missing field of an existing document. `$push`, `$max` and `$slice`
+  (projection) are not used: nx-27017 gets them wrong.
+- Pointer order keys start `YYYYMMDDTHHMMSS...`, not ISO 8601 with dashes:
+  nx-27017 compares strings that look like ISO dates as dates.
+- Booleans come back as 0/1 from nx-27017: the one flag (`staged_cleared`)
+  is only ever matched with `$ne: True`, never read.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.errors import ConnectionFailure
+
+from query_service.ports import ReadModelUnavailable
+from query_service.records import ACTIVE_STATES, SyncState
+from query_service.snapshot_store import (
+    SNAPSHOT_BODIES,
+    SNAPSHOT_COUNTRIES,
+    SnapshotStore,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine
+
+    from pymongo.asynchronous.collection import AsyncCollection
+    from pymongo.asynchronous.database import AsyncDatabase
+
+Document = dict[str, Any]
+
+STAGED_USERS: Final = "staged_users"
+SYNCS: Final = "syncs"
+SNAPSHOTS: Final = "snapshots"
+POINTERS: Final = "pointers"
+PROJECTOR_STATUS: Final = "projector_status"
+CURRENT: Final = "current"
+DEAD_LETTERS: Final = "dead_letters"
+STORED_COLLECTIONS: Final = (
+    SYNCS,
+    SNAPSHOTS,
+    SNAPSHOT_COUNTRIES,
+    POINTERS,
+    f"{SNAPSHOT_BODIES}.files",
+)
+"""What a promoted sync leaves behind and a reader of the database can walk.
+Staged batches are gone by then; GridFS chunks are 255 kB by construction
+(and nx-27017 hangs on a find of them)."""
+SUPERSEDABLE: Final = ACTIVE_STATES
+FAILABLE: Final[tuple[SyncState, ...]] = (*ACTIVE_STATES, "failed", "superseded")
+TERMINAL: Final[tuple[SyncState, ...]] = ("promoted", "failed", "superseded")
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def unavailable_on_connection_errors(
+    method: Callable[P, Coroutine[Any, Any, R]],
+) -> Callable[P, Coroutine[Any, Any, R]]:
+    """Turn the driver's connection failures into ReadModelUnavailable."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except ConnectionFailure as exc:
+            # AutoReconnect, ServerSelectionTimeoutError and NetworkTimeout are
+            # all ConnectionFailures: the database is down or unreachable.
+            raise ReadModelUnavailable(
+                f"MongoDB unavailable ({type(exc).__name__})"
+            ) from exc
+
+    return wrapper
+
+
+class MongoCollections:
+    """The read model's collections in one database, and their indexes."""
+
+    def __init__(self, database: AsyncDatabase[Document]) -> None:
+        self._db = database
+        self._staged: AsyncCollection[Document] = database[STAGED_USERS]
+        self._syncs: AsyncCollection[Document] = database[SYNCS]
+        self._store = SnapshotStore(database)
+        self._snapshots: AsyncCollection[Document] = database[SNAPSHOTS]
+        self._pointers: AsyncCollection[Document] = database[POINTERS]
+        self._status: AsyncCollection[Document] = database[PROJECTOR_STATUS]
+
+    @unavailable_on_connection_errors
+    async def ping(self) -> None:
+        """Return when the database answers."""
+        await self._db.command("ping")
+
+    @unavailable_on_connection_errors
+    async def prepare(self) -> None:
+        """Create collections and indexes (idempotent)."""
+        await self._staged.create_index(
+            [("sync_id", ASCENDING), ("batch_index", ASCENDING)], name="sync_batch"
+        )
+        await self._staged.create_index(
+            [("sync_id", ASCENDING), ("country", ASCENDING)], name="sync_country"
+        )
+        await self._syncs.create_index([("first_seen_at", DESCENDING)], name="recent")
+        await self._syncs.create_index(
+            [("state", ASCENDING), ("first_seen_at", DESCENDING)], name="state_recent"
+        )
+        await self._store.prepare()
+        await self._snapshots.create_index(
+            [("order_key", DESCENDING)], name="order_key"
+        )

@@ -1,0 +1,94 @@
+"""Staged batches: the users of a sync before it is promoted."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from pymongo import ASCENDING, UpdateOne
+
+from query_service.documents import StagedDoc
+from query_service.mongo import (
+    Document,
+    MongoCollections,
+    unavailable_on_connection_errors,
+)
+from query_service.records import StagedCountry, chunked
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from query_service.records import UserRow
+
+
+class StagedBatches(MongoCollections):
+    """The staging area: one document per (sync, batch, country, chunk)."""
+
+    @unavailable_on_connection_errors
+    async def stage_batch(
+        self,
+        sync_id: str,
+        batch_index: int,
+        countries: Mapping[str, Sequence[UserRow]],
+    ) -> None:
+        """Upsert one document per country chunk of the batch, in one bulk write."""
+        writes = [
+            UpdateOne(
+                {"_id": f"{sync_id}/{batch_index}/{country}/{part}"},
+                {
+                    "$set": StagedDoc(
+                        sync_id=sync_id,
+                        batch_index=batch_index,
+                        country=country,
+                        part=part,
+                        users=list(chunk),
+                    )
+                },
+                upsert=True,
+            )
+            for country, users in countries.items()
+            for part, chunk in enumerate(chunked(users))
+        ]
+        if writes:
+            await self._staged.bulk_write(writes, ordered=False)
+
+    @unavailable_on_connection_errors
+    async def discard_batch(self, sync_id: str, batch_index: int) -> None:
+        """Delete one staged batch."""
+        await self._staged.delete_many({"sync_id": sync_id, "batch_index": batch_index})
+
+    @unavailable_on_connection_errors
+    async def staged_country_names(self, sync_id: str) -> set[str]:
+        """The countries a sync has staged users of (one small field per document)."""
+        cursor = self._staged.find({"sync_id": sync_id}, {"_id": 0, "country": 1})
+        return {doc["country"] async for doc in cursor}
+
+    @unavailable_on_connection_errors
+    async def staged_countries(
+        self, sync_id: str, *, country: str | None = None
+    ) -> list[StagedCountry]:
+        """Every staged (batch, country) of a sync, by batch index then country."""
+        query: Document = {"sync_id": sync_id}
+        if country is not None:
+            query["country"] = country
+        cursor = self._staged.find(query, {"_id": 0, "sync_id": 0}).sort(
+            [("batch_index", ASCENDING), ("country", ASCENDING), ("part", ASCENDING)]
+        )
+        # One document at a time, each user re-made with shared keys and
+        # gender strings: decoded documents repeat them per user, which for
+        # 100,000 users costs tens of MB at the projector's peak.
+        return [
+            StagedCountry(
+                batch_index=doc["batch_index"],
+                country=doc["country"],
+                users=tuple(
+                    {
+                        "name": user["name"],
+                        "gender": sys.intern(user["gender"]),
+                        "email": user["email"],
+                    }
+                    for user in doc["users"]
+                ),
+            )
+            async for doc in cursor
+        ]
