@@ -7,11 +7,15 @@ import logging
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import aio_pika
+import aiormq.exceptions
 from aio_pika import DeliveryMode, ExchangeType
+from pamqp.commands import Basic
 from tenacity import (
     AsyncRetrying,
     RetryError,
+    retry_if_exception,
     retry_if_exception_type,
+    stop_after_delay,
     stop_before_delay,
     wait_exponential,
 )
@@ -183,13 +187,33 @@ class AmqpPublisher:
     """Seconds to wait for the broker's confirm: a blocked or unreachable broker
     (resource alarm, half-open connection) must not hold a publisher forever."""
 
+    nack_retry_seconds: float = 30.0
+    """How long a message the broker refuses is sent again before the publish
+    fails. While a killed node's quorum queues elect new leaders (seconds
+    under load) the broker nacks what it cannot store yet; failing at once
+    would spend a command's delivery limit within that window."""
+
     async def publish(self, message: AnyMessage) -> None:
-        """Publish `message` persistently and wait for the broker's confirm.
+        """Publish `message` persistently and wait for the broker's confirm;
+        send it again while the broker refuses it (Basic.Nack).
 
         Raises:
-            aio_pika.exceptions.DeliveryError: the broker refused or returned it.
+            aio_pika.exceptions.DeliveryError: the broker returned it
+                (unroutable), or refused it for `nack_retry_seconds`.
             TimeoutError: no confirm within `confirm_timeout` seconds.
         """
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(refused_by_broker),
+            wait=wait_exponential(multiplier=0.1, max=2.0),
+            stop=stop_after_delay(self.nack_retry_seconds),
+            before_sleep=log_retry(
+                logger, f"{message.message_type} {message.message_id} refused"
+            ),
+            reraise=True,
+        )
+        await retrying(self._publish_once, message)
+
+    async def _publish_once(self, message: AnyMessage) -> None:
         exchange = (
             self._commands if isinstance(message, SyncRequested) else self._events
         )
@@ -210,6 +234,14 @@ class AmqpPublisher:
                 routing_key=message.message_type,
                 mandatory=True,
             )
+
+
+def refused_by_broker(exc: BaseException) -> bool:
+    """Whether a publish failed on a Basic.Nack: the broker did not take the
+    message (so sending it again cannot double it) but may later."""
+    return isinstance(exc, aiormq.exceptions.DeliveryError) and isinstance(
+        exc.frame, Basic.Nack
+    )
 
 
 async def declare_sync_requests_queue(
