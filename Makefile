@@ -67,7 +67,8 @@ test-e2e: install-test
 # part of `make test`. One mutant at a time (the machine is shared); unit tests
 # only. Narrow it with e.g. MODULES="contracts sync_worker/validation.py".
 MODULES ?= contracts common/consuming.py sync_worker/validation.py sync_worker/upstream.py \
-	sync_worker/randomuser.py query_service/projection.py query_service/read_model.py
+	sync_worker/randomuser.py query_service/projection.py query_service/snapshot_build.py \
+	query_service/mongo.py query_service/mongo_snapshots.py query_service/mongo_syncs.py query_service/mongo_staging.py
 MUTATION_CHILDREN ?= 1
 
 $(VENV)/.mutation-deps: pyproject.toml $(VENV)/.test-deps

@@ -16,15 +16,10 @@ from contracts.commands import SyncRequested
 from contracts.events import SyncCompleted, SyncFailed, UsersFetched
 from contracts.users import User
 from query_service import views
-from query_service.projection import (
-    ProjectionConfig,
-    build_countries,
-    build_snapshot,
-    order_key,
-    projection_handler,
-)
+from query_service.projection import ProjectionConfig, projection_handler
 from query_service.read_model import ReadModelUnavailable
 from query_service.records import StagedCountry, UserRow
+from query_service.snapshot_build import build_countries, build_snapshot, order_key
 from tests.support.memory_read_model import InMemoryReadModel
 
 if TYPE_CHECKING:
