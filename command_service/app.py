@@ -26,7 +26,7 @@ def create_app(
 ) -> web.Application:
     """The command API. With `publisher` given, no broker connection is opened."""
     app = web.Application(
-        middlewares=[http_metrics_middleware(), request_context_middleware],
+        middlewares=[http_metrics_middleware(), request_context_middleware()],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings

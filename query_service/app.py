@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
-import os
 from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from common.health import READINESS, Readiness, add_health_routes
-from common.http import CORRELATION_HEADER, REQUEST_ID_HEADER, VALID_ID
-from common.logs import correlation_id_var, message_id_var
+from common.http import problem, request_context_middleware
 from common.metrics import add_metrics_route, http_metrics_middleware
 from common.retrying import log_retry
 from query_service.read_model import MongoReadModel, ReadModelUnavailable
@@ -23,7 +20,6 @@ from query_service.routes import (
     SETTINGS,
     SNAPSHOTS,
     Problem,
-    problem_response,
     setup_routes,
 )
 from query_service.snapshot_cache import SnapshotCache
@@ -31,15 +27,11 @@ from query_service.snapshot_cache import SnapshotCache
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
-    from aiohttp.typedefs import Handler
-
     from query_service.read_model import ReadModelReader
     from query_service.settings import QuerySettings
 
 logger = logging.getLogger(__name__)
 
-_REQUEST_ID_PREFIX: Final = os.urandom(8).hex()
-_request_numbers: Final = itertools.count(1)
 WARM_UP_MAX_DELAY: Final = 5.0
 
 
@@ -47,7 +39,14 @@ def create_app(
     settings: QuerySettings, *, read_model: ReadModelReader | None = None
 ) -> web.Application:
     """Build a query replica; `read_model` replaces MongoDB (tests)."""
-    app = web.Application(middlewares=[http_metrics_middleware(), problems])
+    app = web.Application(
+        middlewares=[
+            http_metrics_middleware(),
+            request_context_middleware(
+                {Problem: _problem, ReadModelUnavailable: _read_model_unavailable}
+            ),
+        ]
+    )
     app[SETTINGS] = settings
     readiness = Readiness(
         "read_model", service="query_service", instance=settings.instance_id
@@ -118,67 +117,15 @@ async def _not_ready(app: web.Application) -> None:
     app[READINESS].stopping()
 
 
-@web.middleware
-async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Tag the request with a correlation id and a request id; render every
-    error as problem+json."""
-    correlation_id = request.headers.get(CORRELATION_HEADER, "")
-    if not VALID_ID.match(correlation_id):
-        # Same shape as contracts.base.new_id, a third of the cost: this
-        # runs on every request of the hot path.
-        correlation_id = os.urandom(16).hex()
-    # nginx sends its own $request_id (and sets it on its response). Else a
-    # per-process random prefix and a counter: unique like new_id, without a
-    # system call per request.
-    request_id = request.headers.get(REQUEST_ID_HEADER, "")
-    if not VALID_ID.match(request_id):
-        request_id = f"{_REQUEST_ID_PREFIX}{next(_request_numbers):x}"
-    # The contextvar directly rather than common.logs.log_context: a
-    # generator-based context manager per request costs measurable throughput.
-    token = correlation_id_var.set(correlation_id)
-    request_token = message_id_var.set(request_id)
-    try:
-        response = await _handle(request, handler)
-    finally:
-        message_id_var.reset(request_token)
-        correlation_id_var.reset(token)
-    response.headers[CORRELATION_HEADER] = correlation_id
-    response.headers[REQUEST_ID_HEADER] = request_id
-    return response
+def _problem(exc: Problem) -> web.Response:
+    return problem(exc.status, exc.detail, title=exc.title, headers=exc.headers)
 
 
-async def _handle(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except Problem as exc:
-        return problem_response(exc.status, exc.title, exc.detail, headers=exc.headers)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        return _http_problem(request, exc)
-    except ReadModelUnavailable as exc:
-        logger.warning("read model unavailable: %s", exc)
-        return problem_response(
-            503,
-            "Read model unavailable",
-            "the database holding the data cannot be reached; retry shortly",
-            headers={"Retry-After": "2"},
-        )
-    except Exception:
-        logger.exception("unexpected error in %s %s", request.method, request.path)
-        return problem_response(
-            500, "Internal Server Error", "an unexpected error occurred; it was logged"
-        )
-
-
-def _http_problem(request: web.Request, exc: web.HTTPException) -> web.Response:
-    headers: dict[str, str] = {}
-    if isinstance(exc, web.HTTPNotFound):
-        detail = f"there is no resource at {request.path}"
-    elif isinstance(exc, web.HTTPMethodNotAllowed):
-        allowed = ", ".join(sorted(exc.allowed_methods))
-        headers["Allow"] = allowed
-        detail = f"{exc.method} is not allowed on {request.path}; allowed: {allowed}"
-    else:
-        detail = exc.text or exc.reason
-    return problem_response(exc.status, exc.reason, detail, headers=headers)
+def _read_model_unavailable(exc: ReadModelUnavailable) -> web.Response:
+    logger.warning("read model unavailable: %s", exc)
+    return problem(
+        503,
+        "the database holding the data cannot be reached; retry shortly",
+        title="Read model unavailable",
+        headers={"Retry-After": "2"},
+    )

@@ -213,19 +213,3 @@ def _json_response(
         headers={"Cache-Control": cache_control},
         content_type=JSON,
     )
-
-
-def problem_response(
-    status: int,
-    title: str,
-    detail: str,
-    *,
-    headers: Mapping[str, str] | None = None,
-) -> web.Response:
-    """An application/problem+json response; errors are never cached."""
-    return web.Response(
-        body=orjson.dumps(views.problem_body(status, title, detail)),
-        status=status,
-        headers={"Cache-Control": NO_STORE, **(headers or {})},
-        content_type=PROBLEM_JSON,
-    )

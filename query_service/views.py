@@ -12,7 +12,6 @@ from typing_extensions import TypedDict
 from query_service.records import SyncState, UserRow
 
 if TYPE_CHECKING:
-    from common.openapi import Problem
     from query_service.records import (
         CountrySummary,
         CountryUsers,
@@ -273,8 +272,3 @@ def sync_status_body(status: SyncStatus) -> SyncStatusBody:
         if status.last_dead_letter
         else None,
     }
-
-
-def problem_body(status: int, title: str, detail: str) -> Problem:
-    """An RFC 9457 problem document."""
-    return {"type": "about:blank", "title": title, "status": status, "detail": detail}

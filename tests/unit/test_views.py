@@ -157,12 +157,3 @@ def test_an_empty_sync_status_has_nulls_not_missing_keys():
         "dead_lettered": 0,
         "last_dead_letter": None,
     }
-
-
-def test_a_problem_follows_rfc_9457():
-    assert views.problem_body(404, "Not Found", "no such thing") == {
-        "type": "about:blank",
-        "title": "Not Found",
-        "status": 404,
-        "detail": "no such thing",
-    }
