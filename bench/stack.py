@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Final, Self
 
 from bench.report import NGINX, log
 from contracts.topology import Topology
-from devstack.stack import Stack, StackConfig, free_port, port_open, wait_for
+from devstack.config import StackConfig
+from devstack.readiness import free_port, port_open, wait_for
+from devstack.stack import Stack
 from tests.support.broker import delete_topology
 
 if TYPE_CHECKING:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from devstack import runstate
+from devstack.config import ROOT, StackConfig
 from devstack.rabbit_cluster import RabbitCluster
 from devstack.rabbitmq import (
     AdminCredentials,
@@ -20,14 +21,8 @@ from devstack.rabbitmq import (
     enable_management,
     ensure_admin,
 )
-from devstack.stack import (
-    ROOT,
-    Stack,
-    StackConfig,
-    StackError,
-    port_open,
-    wait_for,
-)
+from devstack.readiness import StackError, port_open, wait_for
+from devstack.stack import Stack
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -13,7 +13,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from devstack.stack import ROOT, StackError, free_port, port_open, wait_for
+from devstack.config import ROOT
+from devstack.readiness import StackError, free_port, port_open, wait_for
 
 START_TIMEOUT = 90.0
 """Seconds one node may take to start (about 10 s on an idle machine)."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from devstack.stack import Process
+    from devstack.processes import Process
 
 
 @dataclass(frozen=True)

@@ -3,171 +3,32 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import importlib.util
-import json
 import os
-import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Final
 
-from devstack import gateway, tls
-from devstack.ports import release_port, reserve_port
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-SERVICE_OF_MODULE: Final[dict[str, str]] = {
-    "command_service": "command_service",
-    "query_service": "query_service",
-    "query_service.projector": "projector",
-    "sync_worker": "sync_worker",
-}
-"""The service name each module's /healthz and /readyz bodies give."""
-
-
-def free_port() -> int:
-    """A port on 127.0.0.1 reserved for this process: no other stack on the machine
-    is given it until `release_port` (see devstack.ports)."""
-    return reserve_port()
-
-
-def port_open(host: str, port: int) -> bool:
-    """True when something accepts TCP connections on host:port."""
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def http_ok(url: str) -> bool:
-    """True when GET `url` answers 2xx."""
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (local URLs)
-            return 200 <= int(response.status) < 300
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def answers_as(url: str, service: str, instance: str) -> bool:
-    """True when `url` answers 2xx as `service` with `instance`; False while
-    nothing answers or the process is not ready yet.
-
-    Raises:
-        StackError: the port is answered by another process (another service, or
-            another instance of it): it was taken by someone else, so the stack
-            would send its traffic to the wrong process.
-    """
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (local URLs)
-            status, raw = int(response.status), response.read()
-    except urllib.error.HTTPError as error:
-        status, raw = error.code, error.read()
-    except (urllib.error.URLError, OSError):
-        return False
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        body = None
-    who = (
-        (body.get("service"), body.get("instance")) if isinstance(body, dict) else None
-    )
-    if who != (service, instance):
-        if status == 503 and who is None:
-            return False
-        raise StackError(
-            f"{url} answers {status} as {who or raw[:80]!r}, not as {service}"
-            f" instance {instance}: another process holds that port"
-        )
-    return 200 <= status < 300
-
-
-def wait_for(
-    check: Callable[[], bool], what: str, timeout: float, process: Process | None = None
-) -> None:
-    """Poll `check()` until true; fail early if `process` died, or after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if check():
-            return
-        if process is not None and process.popen.poll() is not None:
-            raise StackError(
-                f"{process.name} exited with {process.popen.returncode} while starting;"
-                f" see {process.log_path}"
-            )
-        if time.monotonic() > deadline:
-            raise StackError(f"{what} not ready within {timeout:.0f}s")
-        time.sleep(0.05)
-
-
-class StackError(RuntimeError):
-    """The stack could not be started."""
-
-
-@dataclass
-class Process:
-    """One running child process and where its output goes."""
-
-    name: str
-    popen: subprocess.Popen[bytes]
-    log_path: Path
-    log_file: IO[bytes]
-    ready_url: str | None = None
-    service: str | None = None
-    """The name its health body must give."""
-    instance: str | None = None
-    """The instance id it was given (INSTANCE_ID); its health body must give it."""
-
-
-@dataclass
-class StackConfig:
-    """What to run and where. Every port defaults to a fixed local one."""
-
-    run_dir: Path = ROOT / ".run"
-    http_port: int = 8080
-    command_port: int = 8001
-    query_ports: tuple[int, ...] = (8101, 8102)
-    projector_health_port: int = 8201
-    worker_health_port: int = 8301
-    sim_port: int = 8400
-    mongo_port: int = 27017
-    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
-    mongo_url: str | None = None
-    mongo_database: str = "randomuser"
-    randomuser_url: str | None = None
-    offline: bool = False
-    amqp_namespace: str = ""
-    command_token: str | None = None
-    sync_interval_seconds: int = 3600
-    rabbitmq_management: str = "127.0.0.1:15672"
-    nginx: bool = True
-    log_format: str = "json"
-    access_log: bool = True
-    command_rate: str = "5r/s"
-    command_burst: int = 10
-    sim_args: tuple[str, ...] = ()
-    """Extra command-line arguments of the simulator (e.g. its rate limit)."""
-    nginx_cache_dir: Path | None = None
-    """nginx's micro-cache directory; `run_dir/nginx-cache` when None. A tmpfs
-    directory keeps cache refreshes off the disk."""
-    extra_env: dict[str, str] = field(default_factory=dict)
-    https_port: int | None = None
-    """HTTPS of nginx with a generated local certificate (make run TLS=1);
-    `http_port` then only redirects to it. None: plain HTTP."""
+from devstack import tls
+from devstack.config import (
+    ROOT,
+    StackConfig,
+    let_nginx_workers_write,
+    nginx_cache_dir,
+    render_nginx_conf,
+)
+from devstack.ports import release_port
+from devstack.processes import Process, die_with_parent
+from devstack.readiness import (
+    SERVICE_OF_MODULE,
+    StackError,
+    answers_as,
+    http_ok,
+    port_open,
+    wait_for,
+)
 
 
 class Stack:
@@ -382,7 +243,7 @@ class Stack:
             (config.run_dir / "nginx-tmp" / sub).mkdir(parents=True, exist_ok=True)
         cache_dir = nginx_cache_dir(config)
         cache_dir.mkdir(parents=True, exist_ok=True)
-        _let_nginx_workers_write(config.run_dir, cache_dir)
+        let_nginx_workers_write(config.run_dir, cache_dir)
         (config.run_dir / "logs").mkdir(parents=True, exist_ok=True)
         conf = config.run_dir / "nginx.conf"
         conf.write_text(render_nginx_conf(config))
@@ -444,68 +305,3 @@ class Stack:
             if process.name == name:
                 return process
         raise KeyError(name)
-
-
-def die_with_parent() -> None:
-    """In a child, before exec: ask Linux to SIGTERM it when its parent dies.
-
-    So a stack whose parent is killed (kill -9, a crashed test run) does not
-    leave its services behind. Linux delivers the signal when the parent
-    *thread* ends: start stacks from a thread that outlives them. A no-op
-    where prctl is missing.
-    """
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-_PR_SET_PDEATHSIG: Final = 1
-
-
-def nginx_cache_dir(config: StackConfig) -> Path:
-    """Where nginx keeps its micro-cache for `config`."""
-    return config.nginx_cache_dir or config.run_dir / "nginx-cache"
-
-
-def _let_nginx_workers_write(run_dir: Path, cache_dir: Path) -> None:
-    """Started as root, nginx runs its workers as `nobody`: they must reach the
-    run directory and own their cache and temporary files.
-    """
-    if os.geteuid() != 0:
-        return
-    nobody = pwd.getpwnam("nobody")
-    run_dir.chmod(0o755)
-    for top in (cache_dir, run_dir / "nginx-tmp"):
-        for path in (top, *top.rglob("*")):
-            os.chown(path, nobody.pw_uid, nobody.pw_gid)
-
-
-def swagger_ui_dir() -> Path:
-    """Swagger UI's static files, from the swagger-ui-py package (the `local` extra).
-
-    Found without importing the package (its framework adapters are not needed).
-    Without it, /docs/ serves our page and its assets answer 404.
-    """
-    spec = importlib.util.find_spec("swagger_ui")
-    if spec is None or not spec.submodule_search_locations:
-        return ROOT / "web" / "docs" / "swagger-ui-not-installed"
-    return Path(next(iter(spec.submodule_search_locations))) / "static"
-
-
-def render_nginx_conf(config: StackConfig) -> str:
-    """The nginx configuration for `config`, from nginx/gateway.conf.in."""
-    local_tls = (
-        None
-        if config.https_port is None
-        else tls.local_tls(
-            config.run_dir / "tls",
-            http_port=config.http_port,
-            https_port=config.https_port,
-        )
-    )
-    return gateway.render_local_stack(
-        config,
-        cache_dir=nginx_cache_dir(config),
-        swagger_ui=swagger_ui_dir(),
-        tls=local_tls,
-    )

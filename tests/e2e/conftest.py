@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import pytest
 
-from devstack.stack import Stack, StackConfig, free_port
+from devstack.config import StackConfig
+from devstack.readiness import free_port
+from devstack.stack import Stack
 from tests.support.broker import delete_topology
 from tests.support.eventually import eventually
 

@@ -31,7 +31,7 @@ import requests
 import schemathesis
 
 from contracts.topology import Topology
-from devstack.stack import free_port
+from devstack.readiness import free_port
 from tests.e2e.conftest import TOKEN
 from tests.support.broker import delete_topology
 from tests.support.eventually import wait_until

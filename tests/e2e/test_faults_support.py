@@ -27,14 +27,10 @@ from pymongo import AsyncMongoClient
 from common.amqp import AmqpPublisher, connect
 from contracts.topology import Topology
 from contracts.users import User
-from devstack.stack import (
-    ROOT,
-    Process,
-    Stack,
-    die_with_parent,
-    free_port,
-    port_open,
-)
+from devstack.config import ROOT
+from devstack.processes import Process, die_with_parent
+from devstack.readiness import free_port, port_open
+from devstack.stack import Stack
 from query_service.read_model import MongoReadModel
 from tests.e2e.conftest import ARTIFACTS, StackClient, stack_config
 from tests.support.broker import delete_topology

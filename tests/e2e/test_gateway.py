@@ -32,7 +32,8 @@ import pytest
 import yaml
 from playwright.async_api import expect
 
-from devstack.stack import free_port, swagger_ui_dir
+from devstack.config import swagger_ui_dir
+from devstack.readiness import free_port
 from tests.e2e.conftest import ARTIFACTS
 from tests.support.browser import chromium, record_problems
 from tests.support.eventually import eventually, wait_until

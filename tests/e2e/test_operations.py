@@ -11,7 +11,7 @@ import aiohttp
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
-from devstack.stack import ROOT
+from devstack.config import ROOT
 from tests.e2e.conftest import TOKEN
 from tests.support.eventually import eventually
 from tests.support.request_ids import assert_every_response_has_its_own_ids

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 import pytest
 
-from devstack.stack import render_nginx_conf
+from devstack.config import render_nginx_conf
 from tests.e2e.test_faults_support import FaultStack, private_stack
 from tests.support.eventually import eventually
 

@@ -19,8 +19,10 @@ import pytest
 from multidict import CIMultiDict
 
 from contracts.topology import Topology
+from devstack.config import ROOT
 from devstack.rabbitmq import delete_user, ensure_admin
-from devstack.stack import ROOT, Stack, port_open
+from devstack.readiness import port_open
+from devstack.stack import Stack
 from tests.e2e.conftest import TOKEN, StackClient, stack_config
 from tests.support.broker import delete_topology
 

@@ -15,7 +15,8 @@ import aiohttp
 import pytest
 from playwright.async_api import expect
 
-from devstack.stack import Stack, free_port
+from devstack.readiness import free_port
+from devstack.stack import Stack
 from devstack.tls import ensure_certificate
 from tests.support.browser import chromium, record_problems
 

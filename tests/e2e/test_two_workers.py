@@ -26,7 +26,8 @@ from contracts.codec import AnyMessage, decode
 from contracts.commands import SyncRequested
 from contracts.events import SyncCompleted, SyncFailed, UsersFetched
 from contracts.topology import Topology
-from devstack.stack import Stack, free_port
+from devstack.readiness import free_port
+from devstack.stack import Stack
 from query_service.read_model import MongoReadModel
 from tests.e2e.conftest import stack_config
 from tests.support.broker import delete_topology

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from devstack.rabbit_cluster import Node, RabbitCluster
-from devstack.stack import StackError
+from devstack.readiness import StackError
 from tests.support.eventually import eventually
 
 if TYPE_CHECKING:

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from devstack.ports import release_port, reserve_port
-from devstack.stack import die_with_parent, port_open
+from devstack.processes import die_with_parent
+from devstack.readiness import port_open
 from tests.support.eventually import wait_until
 
 if TYPE_CHECKING:

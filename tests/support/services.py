@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from devstack.processes import die_with_parent
 from devstack.rabbitmq import enable_management
-from devstack.stack import die_with_parent, free_port
+from devstack.readiness import free_port
 from tests.support.eventually import wait_until
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from devstack import gateway
-from devstack.stack import StackConfig, render_nginx_conf
+from devstack.config import StackConfig, render_nginx_conf
 from devstack.tls import ensure_certificate
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from devstack.stack import StackError, answers_as
+from devstack.readiness import StackError, answers_as
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -12,12 +12,12 @@ import sys
 from pathlib import Path
 
 from devstack import runstate
-from devstack.stack import Process
+from devstack.processes import Process
 from tests.support.eventually import wait_until
 
 PARENT = """
 import subprocess, sys, time
-from devstack.stack import die_with_parent
+from devstack.processes import die_with_parent
 child = subprocess.Popen(["sleep", "60"], start_new_session=True,
                          preexec_fn=die_with_parent)
 print(child.pid, flush=True)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from devstack.stack import free_port
+from devstack.readiness import free_port
 
 if TYPE_CHECKING:
     from pathlib import Path
