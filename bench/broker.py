@@ -7,8 +7,9 @@ import time
 from typing import TYPE_CHECKING, Final
 
 from bench.report import table
-from common.amqp import AmqpPublisher, declare_projector_queue
+from common.amqp import AmqpPublisher
 from common.amqp_cluster import connect_robust
+from common.declare import declare_projector_queue
 from contracts.events import MAX_BATCH_USERS, UsersFetched
 from contracts.topology import Topology
 from contracts.users import User

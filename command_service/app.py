@@ -9,7 +9,8 @@ from aiohttp import web
 from command_service.idempotency import IdempotencyKeys
 from command_service.keys import IDEMPOTENCY, PUBLISHER, SETTINGS
 from command_service.routes import setup_routes
-from common.amqp import AmqpPublisher, Publisher, connect, declare_sync_requests_queue
+from common.amqp import AmqpPublisher, Publisher, connect
+from common.declare import declare_sync_requests_queue
 from common.health import Readiness, add_health_routes
 from common.http import request_context_middleware
 from common.metrics import add_metrics_route, http_metrics_middleware

@@ -17,8 +17,9 @@ from tenacity import (
     wait_exponential,
 )
 
-from common.amqp import connect, declare_dead_letter_tap, declare_projector_queue
+from common.amqp import connect
 from common.consuming import run_consumer
+from common.declare import declare_dead_letter_tap, declare_projector_queue
 from common.health import Readiness, serve_health
 from common.lifecycle import run_worker, stop_event_on_signals
 from common.retrying import log_retry

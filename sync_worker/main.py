@@ -11,13 +11,9 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
-from common.amqp import (
-    AmqpPublisher,
-    connect,
-    declare_projector_queue,
-    declare_sync_requests_queue,
-)
+from common.amqp import AmqpPublisher, connect
 from common.consuming import run_consumer
+from common.declare import declare_projector_queue, declare_sync_requests_queue
 from common.health import Readiness, serve_health
 from common.lifecycle import stop_event_on_signals
 from contracts.topology import Topology

@@ -21,7 +21,7 @@ import aio_pika
 import orjson
 import pytest
 
-from common.amqp import declare_exchanges
+from common.declare import declare_exchanges
 from contracts.codec import AnyMessage, decode
 from contracts.commands import SyncRequested
 from contracts.events import SyncCompleted, SyncFailed, UsersFetched

@@ -9,8 +9,8 @@ import aio_pika
 import orjson
 import pytest
 
-from common.amqp import declare_projector_queue, declare_sync_requests_queue
 from common.consuming import run_consumer
+from common.declare import declare_projector_queue, declare_sync_requests_queue
 from connector_cli.main import main
 from tests.support.broker import delete_topology
 from tests.support.eventually import eventually

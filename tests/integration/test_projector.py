@@ -12,7 +12,8 @@ import pytest
 from aio_pika import DeliveryMode
 from pymongo import AsyncMongoClient
 
-from common.amqp import AmqpPublisher, declare_projector_queue
+from common.amqp import AmqpPublisher
+from common.declare import declare_projector_queue
 from contracts.events import SyncCompleted, SyncFailed, UsersFetched
 from contracts.users import User
 from query_service.projector import run

@@ -12,7 +12,8 @@ import orjson
 import pytest
 from aiohttp import web
 
-from common.amqp import AmqpPublisher, declare_exchanges
+from common.amqp import AmqpPublisher
+from common.declare import declare_exchanges
 from contracts.codec import AnyMessage, decode
 from contracts.commands import SyncRequested
 from contracts.events import SyncCompleted, SyncFailed, UsersFetched
