@@ -30,11 +30,11 @@ from tenacity import (
     AsyncRetrying,
     retry_base,
     retry_if_exception,
-    retry_if_exception_type,
     wait_exponential,
 )
 from typing_extensions import TypedDict, Unpack
 
+from common.amqp import refused_by_broker
 from common.logs import log_context
 from common.metrics import (
     CONSUMER_IN_FLIGHT,
@@ -264,8 +264,7 @@ async def _handle(
     # A dependency that is down, or the broker connection while it moves to
     # another node: retried in place until it works or the process stops.
     retrying = AsyncRetrying(
-        retry=retry_if_exception_type((TransientError, *BROKER_UNAVAILABLE))
-        & _unless_set(stop),
+        retry=retry_if_exception(transient) & _unless_set(stop),
         wait=wait_exponential(multiplier=0.1, max=max_backoff),
         sleep=sleep_until(stop),
         before_sleep=_count_retry(queue),
@@ -280,13 +279,13 @@ async def _handle(
             cause = "undecodable" if isinstance(exc, Undecodable) else "poison"
             await _dead_letter(message, str(exc), on_poison, queue, cause)
             return
-        except (TransientError, *BROKER_UNAVAILABLE) as exc:
-            # Only once stop is set: the message goes back to the queue.
-            logger.warning("dependency down during shutdown; requeueing: %s", exc)
-            await message.nack(requeue=True)
-            MESSAGES_CONSUMED.labels(queue, "requeued").inc()
-            return
-        except Exception:
+        except Exception as exc:
+            if transient(exc):
+                # Only once stop is set: the message goes back to the queue.
+                logger.warning("dependency down during shutdown; requeueing: %s", exc)
+                await message.nack(requeue=True)
+                MESSAGES_CONSUMED.labels(queue, "requeued").inc()
+                return
             logger.exception(
                 "handler failed (delivery %s); requeueing",
                 (message.headers or {}).get("x-delivery-count", 0),
@@ -300,6 +299,16 @@ async def _handle(
         except CHANNEL_GONE as exc:
             raise AckLost from exc
         MESSAGES_CONSUMED.labels(queue, "acked").inc()
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether a handler's failure is one to wait out with the message held:
+    a dependency down, the broker connection moving, or the broker refusing
+    to store what the handler publishes (its queues have lost their quorum).
+    None of these is the message's fault, so none may spend its deliveries."""
+    return isinstance(exc, (TransientError, *BROKER_UNAVAILABLE)) or refused_by_broker(
+        exc
+    )
 
 
 def _unless_set(stop: asyncio.Event) -> retry_base:

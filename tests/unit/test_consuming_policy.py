@@ -8,8 +8,10 @@ import uuid
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+import aiormq.exceptions
 import pytest
 from aio_pika.exceptions import ChannelInvalidStateError
+from pamqp.commands import Basic
 from prometheus_client import REGISTRY
 
 from common.consuming import PoisonMessage, TransientError, run_consumer
@@ -590,3 +592,21 @@ async def test_cancelling_the_consumer_still_cancels_it():
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_a_broker_refusing_what_the_handler_publishes_is_waited_out():
+    # Quorum queues that lost their quorum nack every publish for as long as
+    # it lasts: not the message's fault, so no delivery is spent on it.
+    message = FakeMessage(encode(FAILED))
+    queue = FakeQueue(message)
+    calls = Calls()
+
+    async def handler(_: AnyMessage) -> None:
+        if await calls.add() <= 2:
+            raise aiormq.exceptions.DeliveryError(None, Basic.Nack(delivery_tag=1))
+
+    await consume(queue, handler, lambda: settled(message), max_backoff=0.2)
+
+    assert calls.count == 3
+    assert message.settled == [("ack", None)]
+    assert consumed(queue, "requeued") == 0
