@@ -50,12 +50,26 @@ class SyncCommandBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    results: int | None = Field(default=None, ge=1, le=MAX_SYNC_RESULTS, strict=True)
+    results: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_SYNC_RESULTS,
+        strict=True,
+        description="How many users to fetch; the service's default when absent.",
+    )
     nationalities: tuple[Nationality, ...] | None = Field(
-        default=None, min_length=1, max_length=21
+        default=None,
+        min_length=1,
+        max_length=21,
+        description="Only users of these nationalities (upstream's `nat`); all when absent.",
     )
     seed: str | None = Field(
-        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$"
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_\-]+$",
+        description="Upstream's seed: the same seed gives the same users; a new one"
+        " each sync when absent.",
     )
 
     @field_validator("seed")

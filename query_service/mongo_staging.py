@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from pymongo import ASCENDING, UpdateOne
 
@@ -18,7 +17,12 @@ from query_service.records import StagedCountry, chunked
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from contracts.users import Gender
     from query_service.records import UserRow
+
+
+_GENDERS: Final[dict[str, Gender]] = {"male": "male", "female": "female"}
+"""One shared string per gender (and the type the contract gives it)."""
 
 
 class StagedBatches(MongoCollections):
@@ -84,7 +88,7 @@ class StagedBatches(MongoCollections):
                 users=tuple(
                     {
                         "name": user["name"],
-                        "gender": sys.intern(user["gender"]),
+                        "gender": _GENDERS[user["gender"]],
                         "email": user["email"],
                     }
                     for user in doc["users"]

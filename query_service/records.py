@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Final, Literal
 
 from typing_extensions import TypedDict
 
+from contracts.users import Gender
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
@@ -42,7 +44,7 @@ class UserRow(TypedDict):
     """One user as every response shows it."""
 
     name: str
-    gender: str
+    gender: Gender
     email: str
 
 
