@@ -20,6 +20,7 @@ from packaging.requirements import Requirement
 from command_service.settings import CommandSettings
 from query_service.settings import ProjectorSettings, QuerySettings
 from sync_worker.settings import SyncWorkerSettings
+from tests.support.nginx_check import check_routes, find_tool, local_routes, nginx_test
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -49,12 +50,6 @@ SETTINGS_CLASSES: list[type[BaseSettings]] = [
     ProjectorSettings,
     QuerySettings,
 ]
-
-
-def find_tool(name: str) -> str | None:
-    """A tool on PATH or beside the running interpreter (the venv's bin)."""
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.is_file() else shutil.which(name)
 
 
 def stages() -> list[tuple[str, str, list[str]]]:
@@ -348,70 +343,6 @@ def test_compose_nginx_sets_the_security_headers_and_routes() -> None:
     assert "deny all" not in template, "405 problem+json, not limit_except's 403"
 
 
-def nginx_version() -> tuple[int, ...]:
-    nginx = find_tool("nginx") or "/usr/sbin/nginx"
-    if not Path(nginx).exists():
-        pytest.skip("nginx is not installed (apt-get install nginx)")
-    result = subprocess.run(
-        [nginx, "-v"], capture_output=True, text=True, check=True, timeout=30
-    )
-    found = re.search(r"nginx/(\d+)\.(\d+)\.(\d+)", result.stderr)
-    assert found, result.stderr
-    return tuple(int(part) for part in found.groups())
-
-
-def render_for_nginx_test(conf: str, tmp: Path, hosts: list[str]) -> str:
-    """Point a container config at local paths and 127.0.0.1 so `nginx -t` can load it."""
-    for host in hosts:
-        conf = re.sub(rf"\bserver {re.escape(host)}:", "server 127.0.0.1:", conf)
-    # The images' nginx (stable, 1.28) re-resolves upstream names (`resolve`,
-    # open source since 1.27.3); an older local nginx checks the rest.
-    conf = re.sub(r"(?m)^\s*resolver .*;$", "", conf)
-    if nginx_version() < (1, 27, 3):
-        conf = conf.replace(" resolve ", " ")
-    # Paths inside the container, mapped to folders under `tmp`.
-    directories = (
-        "/var/cache/nginx",
-        "/usr/share/nginx/html",
-        "/var/log/nginx",
-        "/tmp",  # noqa: S108
-    )
-    for directory in directories:
-        (tmp / directory.strip("/").replace("/", "_")).mkdir(exist_ok=True)
-    pattern = "|".join(re.escape(directory) for directory in directories)
-
-    def local(match: re.Match[str]) -> str:
-        return str(tmp / match[1].strip("/").replace("/", "_"))
-
-    return re.sub(rf"(?<![\w/.-])({pattern})(?=[/;\s])", local, conf)
-
-
-def nginx_test(tmp: Path, main_conf: str) -> subprocess.CompletedProcess[str]:
-    nginx = find_tool("nginx") or (
-        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
-    )
-    if nginx is None:
-        pytest.fail("nginx is not installed: make install-test installs it")
-    (tmp / "nginx.conf").write_text(main_conf)
-    return subprocess.run(
-        [
-            nginx,
-            "-t",
-            "-q",
-            "-e",
-            str(tmp / "error.log"),
-            "-p",
-            str(tmp),
-            "-c",
-            str(tmp / "nginx.conf"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=30,
-    )
-
-
 def test_compose_nginx_config_is_accepted_by_nginx(tmp_path: Path) -> None:
     template = NGINX_TEMPLATE.read_text(encoding="utf-8")
     routes = (
@@ -420,13 +351,8 @@ def test_compose_nginx_config_is_accepted_by_nginx(tmp_path: Path) -> None:
         .replace("${NGINX_TRUSTED_PROXIES}", "10.0.0.0/8")
     )
     assert "${" not in routes
-    routes = render_for_nginx_test(routes, tmp_path, ["query", "command-service"])
-    (tmp_path / "routes.conf").write_text(routes)
-    main = (
-        f"pid {tmp_path}/nginx.pid;\nevents {{}}\nhttp {{\n"
-        f"  include /etc/nginx/mime.types;\n  include {tmp_path}/routes.conf;\n}}\n"
-    )
-    result = nginx_test(tmp_path, main)
+    routes = local_routes(routes, tmp_path, ["query", "command-service"])
+    result = check_routes(tmp_path, routes)
     assert result.returncode == 0, result.stderr
 
 
@@ -439,9 +365,7 @@ def test_gateway_main_config_is_accepted_by_nginx(tmp_path: Path) -> None:
     (routes / "default.conf").write_text(
         "server { listen 8080; location / { return 204; } }\n"
     )
-    conf = render_for_nginx_test(conf, tmp_path, []).replace(
-        "/etc/nginx/conf.d", str(routes)
-    )
+    conf = local_routes(conf, tmp_path, []).replace("/etc/nginx/conf.d", str(routes))
     result = nginx_test(tmp_path, conf)
     assert result.returncode == 0, result.stderr
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import yaml
 from devstack import gateway
 from devstack.config import StackConfig, render_nginx_conf
 from devstack.tls import ensure_certificate
+from tests.support import nginx_check
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,30 +114,14 @@ def test_the_local_stack_gets_the_image_main_config_with_local_paths(
 
 def _nginx_t(tmp: Path, routes: str) -> subprocess.CompletedProcess[str]:
     """`nginx -t` of container routes with their paths moved under `tmp`."""
-    certificate, key = ensure_certificate(tmp / "tls")
-    (tmp / "cache").mkdir()
-    for container, local in (
-        ("/etc/nginx/tls/tls.crt", certificate),
-        ("/etc/nginx/tls/tls.key", key),
-        ("/var/cache/nginx", tmp / "cache"),
-        ("/usr/share/nginx/html", tmp / "html"),
-    ):
-        routes = routes.replace(container, str(local))
-    routes = re.sub(r"(?m)^\s*resolver .*;$", "", routes).replace(" resolve ", " ")
     routes = re.sub(r"server [a-z][\w.-]*:(\d+)", r"server 127.0.0.1:\1", routes)
-    (tmp / "routes.conf").write_text(routes)
-    (tmp / "nginx.conf").write_text(
-        f"pid {tmp}/nginx.pid;\nevents {{}}\nhttp {{\n"
-        f"  include /etc/nginx/mime.types;\n  include {tmp}/routes.conf;\n}}\n"
-    )
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(nginx).exists():
-        pytest.skip("nginx is not installed")
-    return subprocess.run(
-        [nginx, "-t", "-q", "-e", str(tmp / "error.log"), "-p", str(tmp),
-         "-c", str(tmp / "nginx.conf")],
-        capture_output=True, text=True, check=False, timeout=30,
-    )  # fmt: skip
+    # The certificate's local path last: it lies under /tmp, which
+    # local_routes maps as a container path.
+    routes = nginx_check.local_routes(routes, tmp, [])
+    certificate, key = ensure_certificate(tmp / "tls")
+    routes = routes.replace("/etc/nginx/tls/tls.crt", str(certificate))
+    routes = routes.replace("/etc/nginx/tls/tls.key", str(key))
+    return nginx_check.check_routes(tmp, routes)
 
 
 def test_the_compose_tls_rendering_serves_https_and_redirects(tmp_path: Path) -> None:

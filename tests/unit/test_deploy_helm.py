@@ -22,6 +22,7 @@ from command_service.routes import SyncCommandBody
 from command_service.settings import CommandSettings
 from query_service.settings import ProjectorSettings, QuerySettings
 from sync_worker.settings import SyncWorkerSettings
+from tests.support.nginx_check import check_routes, local_routes
 
 if TYPE_CHECKING:
     from pydantic_settings import BaseSettings
@@ -958,41 +959,8 @@ def test_gateway_routes_to_the_services_with_the_security_headers(
     mounts = {m["mountPath"] for m in gateway["containers"][0]["volumeMounts"]}
     container_tmp = "/tmp"  # noqa: S108 - a path inside the container
     assert {"/etc/nginx/conf.d", "/var/cache/nginx", container_tmp} <= mounts
-    nginx = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
-    )
-    if nginx is None:
-        pytest.fail("nginx is not installed: make install-test installs it")
-    for host, _ in servers:
-        routes = routes.replace(f"server {host}:", "server 127.0.0.1:")
-    # The image's nginx (1.28) re-resolves names; an older local one checks the rest.
-    routes = re.sub(r"(?m)^\s*resolver .*;$", "", routes).replace(" resolve ", " ")
-    for directory in ("/var/cache/nginx", "/usr/share/nginx/html"):
-        local = tmp_path / directory.strip("/").replace("/", "_")
-        local.mkdir()
-        routes = routes.replace(directory, str(local))
-    (tmp_path / "routes.conf").write_text(routes)
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nevents {{}}\nhttp {{\n"
-        f"  include /etc/nginx/mime.types;\n  include {tmp_path}/routes.conf;\n}}\n"
-    )
-    result = subprocess.run(
-        [
-            nginx,
-            "-t",
-            "-q",
-            "-e",
-            str(tmp_path / "error.log"),
-            "-p",
-            str(tmp_path),
-            "-c",
-            str(tmp_path / "nginx.conf"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=30,
-    )
+    routes = local_routes(routes, tmp_path, [host for host, _ in servers])
+    result = check_routes(tmp_path, routes)
     assert result.returncode == 0, result.stderr
 
 
