@@ -10,7 +10,9 @@ import asyncio
 import atexit
 import contextlib
 import dataclasses
+import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -396,11 +398,29 @@ def _respawn(old: Process) -> Process:
 
 
 def _keep_logs(run_dir: Path, label: str) -> None:
+    """Copy the stack's logs to the artifacts and print the last warnings of
+    each service, so that a failure in CI, where artifacts are gone with the
+    clone, still says what the services saw."""
     logs = run_dir / "logs"
-    if logs.exists():
-        target = ARTIFACTS / "fault-logs" / label
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(logs, target)
+    if not logs.exists():
+        return
+    target = ARTIFACTS / "fault-logs" / label
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(logs, target)
+    for log in sorted(logs.glob("*.log")):
+        lines = log.read_text(errors="replace").splitlines()
+        notable = [line for line in lines if _NOTABLE.search(line)][-LOG_TAIL:]
+        logger.warning(
+            "%s (%d lines), its last warnings and errors:\n%s",
+            log.name,
+            len(lines),
+            "\n".join(line[:400] for line in notable),
+        )
+
+
+logger = logging.getLogger(__name__)
+LOG_TAIL = 15
+_NOTABLE = re.compile(r"WARNING|ERROR|CRITICAL|Traceback|Error:")
 
 
 async def _drop_database(mongo_url: str, database: str) -> None:
