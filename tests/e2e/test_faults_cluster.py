@@ -149,10 +149,19 @@ async def _one_outcome_each(
     """Each of `commands` has exactly one outcome; those `maybe` run have at
     most one; nothing else has any."""
 
+    started = time.monotonic()
+    progress = {"count": -1, "changed": 0.0}
+
     async def settled() -> bool:
         outcomes = await _outcomes(fs)
+        if len(outcomes) != progress["count"]:
+            progress.update(count=len(outcomes), changed=time.monotonic() - started)
         missing = [c for c in commands if c not in outcomes]
-        assert not missing, f"{len(missing)} commands without an outcome"
+        # Stalled or slow: the message says when the count last moved.
+        assert not missing, (
+            f"{len(missing)} commands without an outcome; {len(outcomes)} outcomes,"
+            f" the last new one {progress['changed']:.1f}s into the wait"
+        )
         return True
 
     await eventually(settled, timeout=timeout, interval=0.5, what="every outcome")
