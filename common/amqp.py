@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 import aio_pika
@@ -27,7 +29,10 @@ from contracts.codec import AnyMessage, encode
 from contracts.commands import SyncRequested
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from aio_pika.abc import (
+        AbstractChannel,
         AbstractExchange,
         AbstractRobustConnection,
     )
@@ -114,20 +119,46 @@ class AmqpPublisher:
     routed by message type. The AMQP properties repeat the envelope.
     """
 
-    def __init__(self, commands: AbstractExchange, events: AbstractExchange) -> None:
+    def __init__(
+        self,
+        commands: AbstractExchange,
+        events: AbstractExchange,
+        *,
+        reopen: Callable[[], Awaitable[tuple[AbstractExchange, AbstractExchange]]]
+        | None = None,
+    ) -> None:
         self._commands = commands
         self._events = events
+        self._reopen = reopen
+        self._reopening = asyncio.Lock()
+        self._refused_since: float | None = None
 
     @classmethod
     async def open(
         cls, connection: AbstractRobustConnection, topology: Topology
     ) -> AmqpPublisher:
         """Open a confirming channel on `connection` and declare the exchanges."""
-        channel = await connection.channel(
-            publisher_confirms=True, on_return_raises=True
-        )
-        commands, events = await declare_exchanges(channel, topology)
-        return cls(commands, events)
+        channels: list[AbstractChannel] = []
+
+        async def exchanges() -> tuple[AbstractExchange, AbstractExchange]:
+            channel = await connection.channel(
+                publisher_confirms=True, on_return_raises=True
+            )
+            made = await declare_exchanges(channel, topology)
+            for old in channels:
+                with contextlib.suppress(Exception):
+                    await old.close()
+            channels[:] = [channel]
+            return made
+
+        commands, events = await exchanges()
+        return cls(commands, events, reopen=exchanges)
+
+    reopen_after_refusals: float = 3.0
+    """Seconds of refusals after which the channel is replaced by a new one.
+    Measured on RabbitMQ 3.10: a channel restored on another node after its
+    node was killed may be refused (Basic.Nack) for minutes by quorum queues
+    whose leader moved, while a new channel on the same connection is not."""
 
     confirm_timeout: float = 10.0
     """Seconds to wait for the broker's confirm: a blocked or unreachable broker
@@ -160,6 +191,43 @@ class AmqpPublisher:
         await retrying(self._publish_once, message)
 
     async def _publish_once(self, message: AnyMessage) -> None:
+        try:
+            await self._send(message)
+        except aiormq.exceptions.DeliveryError as exc:
+            if refused_by_broker(exc):
+                await self._refused()
+            raise
+        self._refused_since = None
+
+    async def _refused(self) -> None:
+        """Count a refusal; replace the channel once they last too long."""
+        now = time.monotonic()
+        if self._refused_since is None:
+            self._refused_since = now
+            return
+        if (
+            self._reopen is None
+            or now - self._refused_since < self.reopen_after_refusals
+        ):
+            return
+        started = self._refused_since
+        async with self._reopening:
+            if self._refused_since != started:
+                return  # another publish replaced the channel meanwhile
+            logger.warning(
+                "the broker has refused messages for %.1fs; opening a new channel",
+                now - self._refused_since,
+            )
+            try:
+                self._commands, self._events = await self._reopen()
+            except Exception as exc:
+                # The connection is down too: the robust channel comes back
+                # with it; the refusal stands and is retried.
+                logger.warning("could not open a new channel: %r", exc)
+                return
+            self._refused_since = None
+
+    async def _send(self, message: AnyMessage) -> None:
         exchange = (
             self._commands if isinstance(message, SyncRequested) else self._events
         )

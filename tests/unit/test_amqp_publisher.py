@@ -74,3 +74,38 @@ async def test_an_unroutable_or_lost_publish_is_not_sent_again(
         await publisher(exchange).publish(FAILED)
 
     assert len(exchange.sent) == 1
+
+
+async def test_a_channel_refused_for_too_long_is_replaced_by_a_new_one() -> None:
+    # RabbitMQ 3.10 kept refusing a channel restored after a node loss while a
+    # new channel was taken: the publisher opens one after a spell of refusals.
+    stuck, fresh = Exchange(nacks=1_000), Exchange(nacks=0)
+    reopened: list[Exchange] = []
+
+    async def reopen() -> tuple[Any, Any]:
+        reopened.append(fresh)
+        return fresh, fresh
+
+    made = AmqpPublisher(stuck, stuck, reopen=reopen)  # type: ignore[arg-type]
+    made.reopen_after_refusals = 0.2
+
+    await made.publish(FAILED)
+
+    assert reopened == [fresh]
+    assert len(stuck.sent) >= 2
+    assert [m.message_id for m in fresh.sent] == [FAILED.message_id]
+
+
+async def test_a_channel_that_cannot_be_replaced_keeps_being_retried() -> None:
+    stuck = Exchange(nacks=1_000)
+
+    async def reopen() -> tuple[Any, Any]:
+        raise ConnectionResetError("the connection is down too")
+
+    made = AmqpPublisher(stuck, stuck, reopen=reopen)  # type: ignore[arg-type]
+    made.reopen_after_refusals = 0.05
+    made.nack_retry_seconds = 0.5
+
+    with pytest.raises(aiormq.exceptions.DeliveryError) as failure:
+        await made.publish(FAILED)
+    assert refused_by_broker(failure.value)
