@@ -105,6 +105,15 @@ def request_context_middleware(errors: ErrorRenderers | None = None) -> Middlewa
     return middleware
 
 
+def request_ids() -> dict[str, str]:
+    """The current request's id headers, for a streamed response that must
+    send its headers before the middleware sees it."""
+    return {
+        CORRELATION_HEADER: correlation_id_var.get() or "",
+        REQUEST_ID_HEADER: message_id_var.get() or "",
+    }
+
+
 async def _answer(
     request: web.Request,
     handler: Handler,

@@ -30,6 +30,11 @@ class Topology:
         return self._name("randomuser.events")
 
     @property
+    def notices_exchange(self) -> str:
+        """Fanout exchange of the projector's notices to the query replicas."""
+        return self._name("randomuser.notices")
+
+    @property
     def dead_letter_exchange(self) -> str:
         """Direct exchange receiving rejected messages of every work queue."""
         return self._name("randomuser.dlx")

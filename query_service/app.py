@@ -14,8 +14,12 @@ from common.health import READINESS, Readiness, add_health_routes
 from common.http import problem, request_context_middleware
 from common.metrics import add_metrics_route, http_metrics_middleware
 from common.retrying import log_retry
+from contracts.topology import Topology
+from query_service.live import LiveFeed, LiveHub
+from query_service.notices import listen
 from query_service.read_model import MongoReadModel, ReadModelUnavailable
 from query_service.routes import (
+    LIVE,
     READ_MODEL,
     SETTINGS,
     SNAPSHOTS,
@@ -25,7 +29,7 @@ from query_service.routes import (
 from query_service.snapshot_cache import SnapshotCache
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
     from query_service.read_model import ReadModelReader
     from query_service.settings import QuerySettings
@@ -33,6 +37,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 WARM_UP_MAX_DELAY: Final = 5.0
+LIVE_FEED: Final = web.AppKey("live_feed", LiveFeed)
+"""What feeds the event stream (tests hand it notices directly)."""
 
 
 def create_app(
@@ -56,6 +62,7 @@ def create_app(
     setup_routes(app)
     app.cleanup_ctx.append(_read_model_context(settings, read_model))
     app.cleanup_ctx.append(_snapshot_cache_context)
+    app.cleanup_ctx.append(_live_context)
     app.on_shutdown.append(_not_ready)
     return app
 
@@ -113,8 +120,70 @@ async def _warm_up(cache: SnapshotCache, readiness: Readiness) -> None:
     readiness.set("read_model", ok=True)
 
 
+@contextlib.asynccontextmanager
+async def _live_context(app: web.Application) -> AsyncIterator[None]:
+    """The event stream: a hub fed by the projector's notices (when a broker
+    is configured) and by the snapshot cache's own switches."""
+    settings = app[SETTINGS]
+    hub = LiveHub(
+        max_clients=settings.live_max_clients, client_queue=settings.live_client_queue
+    )
+    app[LIVE] = hub
+    feed = LiveFeed(hub, app[READ_MODEL], app[SNAPSHOTS])
+    app[LIVE_FEED] = feed
+    tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    app[SNAPSHOTS].on_swap = lambda sync_id: spawn(_quietly(feed.on_sync(sync_id)))
+    spawn(_catch_up(feed))
+    stop = asyncio.Event()
+    if settings.live_notices:
+        spawn(
+            listen(
+                str(settings.amqp_url),
+                Topology(settings.amqp_namespace),
+                name=f"query_service.{settings.instance_id}",
+                on_notice=feed.on_notice,
+                on_link=lambda: _quietly(feed.catch_up()),
+                stop=stop,
+            )
+        )
+    try:
+        yield
+    finally:
+        stop.set()
+        hub.close()
+        for task in list(tasks):
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _catch_up(feed: LiveFeed) -> None:
+    """Fill the hub's history once the read model answers."""
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type(ReadModelUnavailable),
+        wait=wait_exponential(multiplier=0.1, max=WARM_UP_MAX_DELAY),
+    )
+    await retrying(feed.catch_up)
+
+
+async def _quietly(work: Awaitable[None]) -> None:
+    """Run `work`; a database outage only costs this update (logged)."""
+    try:
+        await work
+    except ReadModelUnavailable as exc:
+        logger.warning("live events not updated: %s", exc)
+
+
 async def _not_ready(app: web.Application) -> None:
     app[READINESS].stopping()
+    # Streams end now, so the graceful shutdown does not wait for them.
+    if LIVE in app:
+        app[LIVE].close()
 
 
 def _problem(exc: Problem) -> web.Response:

@@ -1,4 +1,5 @@
-"""Prometheus metrics of the projector: events, users, promotions, lag."""
+"""Prometheus metrics of the projector (events, users, promotions, lag) and of the
+replicas' live streams (clients, events, cut-off clients)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,19 @@ PROJECTION_LAG: Final = Histogram(
     "projection, by type.",
     ["type"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
+)
+
+LIVE_CLIENTS: Final = Gauge(
+    "randomuser_live_clients",
+    "Clients this replica streams /queries/events to.",
+)
+LIVE_EVENTS: Final = Counter(
+    "randomuser_live_events",
+    "Events this replica added to its stream (each sent to every client).",
+)
+LIVE_DROPPED: Final = Counter(
+    "randomuser_live_clients_dropped",
+    "Streams cut off because their client fell a whole queue behind.",
 )
 
 

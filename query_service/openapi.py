@@ -132,6 +132,38 @@ def document() -> Document:
                     503: UNAVAILABLE,
                 },
             ),
+            Operation(
+                "get",
+                "/queries/events",
+                "streamEvents",
+                "Server-Sent Events: snapshots promoted, syncs started, failed, completed",
+                {
+                    200: Response(
+                        "An endless text/event-stream: `retry:` first, then events"
+                        " `snapshot` (data: id, synced_at, user_count,"
+                        " country_count) and `sync` (data: sync_id, command_id,"
+                        " state started|failed|completed, at, and reason or users),"
+                        " each with an `id:`; a comment line when idle. Without"
+                        " Last-Event-ID it starts with the latest event of each"
+                        " kind.",
+                        str,
+                        "text/event-stream",
+                    ),
+                    400: problem("Last-Event-ID is not the id of an event."),
+                    503: problem(
+                        "The replica streams to its limit of clients; retry later.",
+                        **{"Retry-After": RETRY_AFTER},
+                    ),
+                },
+                parameters=[
+                    Parameter(
+                        "Last-Event-ID",
+                        "header",
+                        "The id of the last event received: the stream resumes"
+                        " after it (browsers send it when they reconnect).",
+                    )
+                ],
+            ),
             document_operation("/queries/openapi.json", "getQueryApi"),
         ],
     )

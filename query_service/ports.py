@@ -55,15 +55,15 @@ class ReadModelReader(Protocol):
     async def sync_status(self, *, recent: int) -> SyncStatus:
         """The current snapshot, the last `recent` sync attempts and dead letters."""
 
+    async def sync(self, sync_id: str) -> SyncRecord | None:
+        """The record of one sync attempt, or None when nothing was seen of it."""
+
 
 class ReadModelWriter(Protocol):
     """What the projector writes. Every method may be repeated safely."""
 
     async def prepare(self) -> None:
         """Create collections and indexes (idempotent)."""
-
-    async def sync(self, sync_id: str) -> SyncRecord | None:
-        """The record of one sync attempt, or None when nothing was seen of it."""
 
     async def stage_batch(
         self,

@@ -25,6 +25,7 @@ from common.lifecycle import run_worker, stop_event_on_signals
 from common.retrying import log_retry
 from contracts.topology import Topology
 from query_service.dead_letters import run_dead_letter_tap
+from query_service.notices import announcing, declare_notices
 from query_service.projection import (
     ProjectionConfig,
     dead_letter_recorder,
@@ -97,12 +98,15 @@ async def run(
             sync_retention=timedelta(days=settings.sync_retention_days),
             gzip_level=settings.gzip_level,
         )
+        # Notices go out on a channel of their own, without confirms: they
+        # are hints to the replicas, and must not slow the projection down.
+        notices = await declare_notices(await connection.channel(), topology)
         logger.info("projecting from %s", queue.name)
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(
                 run_consumer(
                     queue,
-                    projection_handler(model, config),
+                    announcing(projection_handler(model, config), notices),
                     stop,
                     shutdown_timeout=settings.shutdown_timeout_seconds,
                 )

@@ -6,7 +6,10 @@ need them and app.py imports this module (the reverse would be circular).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
+import re
 import time
 from typing import TYPE_CHECKING, Final, TypeVar
 
@@ -14,8 +17,10 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from common.http import request_ids
 from common.openapi import openapi_handler
 from query_service import openapi, views
+from query_service.live import LiveHub, TooManyClients
 from query_service.read_model import ReadModelReader
 from query_service.settings import QuerySettings
 from query_service.snapshot_cache import ServedSnapshot, SnapshotCache
@@ -26,11 +31,14 @@ if TYPE_CHECKING:
 SETTINGS: Final = web.AppKey("settings", QuerySettings)
 READ_MODEL: Final = web.AppKey[ReadModelReader]("read_model")
 SNAPSHOTS: Final = web.AppKey("snapshots", SnapshotCache)
+LIVE: Final = web.AppKey("live", LiveHub)
 
 JSON: Final = "application/json"
 PROBLEM_JSON: Final = "application/problem+json"
 NO_STORE: Final = "no-store"
 PROXY_EXPIRES: Final = "X-Accel-Expires"
+EVENT_STREAM: Final = "text/event-stream; charset=utf-8"
+EVENT_ID: Final = re.compile(r"^[0-9]{13}\.[0-9]\.[A-Za-z0-9_.:\-]{1,128}$")
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -68,6 +76,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/queries/countries/names", country_names)
     app.router.add_get("/queries/countries/{name}/users", country_users)
     app.router.add_get("/queries/sync-status", sync_status)
+    app.router.add_get("/queries/events", events)
     app.router.add_get("/queries/openapi.json", openapi_handler(openapi.document()))
 
 
@@ -140,6 +149,66 @@ async def sync_status(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     status = await request.app[READ_MODEL].sync_status(recent=settings.status_history)
     return _json_response(views.sync_status_body(status), cache_control=NO_STORE)
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    """Server-Sent Events: `snapshot` and `sync` events as they happen, after
+    those a client missed since `Last-Event-ID` (or, without it, the latest
+    of each kind); a comment line when idle, so proxies keep the stream."""
+    settings = request.app[SETTINGS]
+    last_id = request.headers.get("Last-Event-ID") or None
+    if last_id is not None and not EVENT_ID.match(last_id):
+        raise Problem(
+            400,
+            "Invalid Last-Event-ID",
+            "Last-Event-ID must be the id of an event this stream sent",
+        )
+    hub = request.app[LIVE]
+    try:
+        client = hub.connect()
+    except TooManyClients:
+        raise Problem(
+            503,
+            "Too many streams",
+            f"this replica already streams to {settings.live_max_clients} clients;"
+            " retry shortly, or poll /queries/sync-status",
+            headers={"Retry-After": "5"},
+        ) from None
+    # No await between connect and since: nothing is published in between,
+    # so the backlog and the live queue neither overlap nor leave a gap.
+    backlog = hub.since(last_id)
+    try:
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": EVENT_STREAM,
+                "Cache-Control": NO_STORE,
+                "X-Accel-Buffering": "no",
+                **request_ids(),
+            }
+        )
+        await response.prepare(request)
+        await response.write(
+            f"retry: {settings.live_retry_ms}\n\n".encode()
+            + b"".join(event.encode() for event in backlog)
+        )
+        while True:
+            try:
+                event = await asyncio.wait_for(
+                    client.queue.get(), settings.live_heartbeat_seconds
+                )
+            except TimeoutError:
+                await response.write(b": heartbeat\n\n")
+                continue
+            if event is None:
+                break
+            await response.write(event.encode())
+        with contextlib.suppress(ConnectionError):
+            await response.write_eof()
+    except ConnectionError:
+        pass  # the client went away
+    finally:
+        hub.disconnect(client)
+    return response
 
 
 @functools.lru_cache(maxsize=256)

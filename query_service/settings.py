@@ -51,6 +51,34 @@ class QuerySettings(MongoSettings):
     status_history: PositiveInt = Field(
         default=20, le=500, description="Sync attempts listed by /queries/sync-status."
     )
+    live_notices: bool = Field(
+        default=True,
+        description=(
+            "Follow the projector's notices on the broker (AMQP_URL), so a new "
+            "snapshot is served and streamed at once; without them the replica "
+            "polls the pointer only."
+        ),
+    )
+    live_max_clients: PositiveInt = Field(
+        default=2000,
+        le=100_000,
+        description="Clients of /queries/events per replica; beyond it, 503.",
+    )
+    live_client_queue: PositiveInt = Field(
+        default=64,
+        le=10_000,
+        description="Events queued for one client before it is cut off.",
+    )
+    live_heartbeat_seconds: PositiveFloat = Field(
+        default=15.0,
+        le=300,
+        description="Idle time after which /queries/events sends a comment line.",
+    )
+    live_retry_ms: PositiveInt = Field(
+        default=2000,
+        le=600_000,
+        description="The reconnect delay /queries/events suggests to clients.",
+    )
 
 
 class ProjectorSettings(MongoSettings):

@@ -166,6 +166,8 @@ class SnapshotCache:
         self._failing = False
         self._next_check = 0.0
         self._refreshing: asyncio.Task[None] | None = None
+        self.on_swap: Callable[[str], None] | None = None
+        """Called with the new snapshot's id whenever the replica switches."""
 
     @property
     def loaded(self) -> bool:
@@ -206,6 +208,19 @@ class SnapshotCache:
         """
         await asyncio.shield(self._refresh_task())
 
+    async def follow_now(self) -> None:
+        """Re-read the pointer with a read that starts now (a refresh already
+        in flight may predate a promotion just announced).
+
+        Raises:
+            ReadModelUnavailable: the database cannot be reached.
+        """
+        in_flight = self._refreshing
+        if in_flight is not None and not in_flight.done():
+            with contextlib.suppress(Exception):
+                await asyncio.shield(in_flight)
+        await self.refresh()
+
     async def close(self) -> None:
         """Stop the refresh and the reads in flight."""
         if self._refreshing is not None:
@@ -236,6 +251,8 @@ class SnapshotCache:
                 if snapshot is not None:
                     self._served = ServedSnapshot(snapshot, self._read_model)
                     logger.info("serving snapshot %s", pointer.snapshot_id)
+                    if self.on_swap is not None:
+                        self.on_swap(pointer.snapshot_id)
             self._loaded = True
         finally:
             # Also after a failure: an outage costs one attempt per interval.

@@ -1,7 +1,8 @@
 // Operator dashboard: wires the controls to the query API and renders the page.
 //
 // Data flow: GET /queries/countries (one consistent snapshot, revalidated by ETag) and
-// GET /queries/sync-status. Users are paged and filtered in the browser: the whole
+// GET /queries/sync-status, fetched again when /queries/events (live.js) announces a
+// new snapshot or a sync's start, failure or completion; polled while the stream is down. Users are paged and filtered in the browser: the whole
 // snapshot is a single cacheable document (~50 kB gzip for 5,000 users), paging it
 // locally keeps every page of one country from the same snapshot, and only one page of
 // rows is ever in the DOM, so 5,000 users stay smooth.
@@ -9,9 +10,11 @@
 import { ApiError, getJson, normaliseCountries, searchKey, snapshotOf } from "./api.js";
 import { renderCountryChart, renderGenderChart } from "./charts.js";
 import { byId, el, fill, fillIfChanged } from "./dom.js";
+import { subscribe } from "./live.js";
 import { deriveSync, renderStatus, renderWarning } from "./status.js";
 
 const STATUS_POLL_MS = 30_000;
+const STATUS_POLL_OFFLINE_MS = 5_000;
 const CLOCK_TICK_MS = 15_000;
 const count = new Intl.NumberFormat("en");
 const clock = new Intl.DateTimeFormat(undefined, { timeStyle: "medium" });
@@ -44,6 +47,7 @@ const ui = {
   genderLegend: byId("gender-legend"),
   genderCaption: byId("gender-caption"),
   countryChart: byId("country-chart"),
+  liveState: byId("live-state"),
 };
 
 const state = {
@@ -58,6 +62,8 @@ const state = {
   pageSize: 50,
   errors: { countries: null, status: null },
   dataLoadedAt: null,
+  live: "connecting", // live | reconnecting | polling
+  lastPoll: 0,
 };
 
 let inflight = null;
@@ -128,9 +134,10 @@ async function loadAll() {
   renderAll();
 }
 
-/** Background poll of the sync status only: never swaps the data under the operator. */
+/** Fetch the sync status only: never swaps the data under the operator. */
 async function refreshStatus() {
   if (inflight !== null || document.visibilityState !== "visible") return;
+  state.lastPoll = Date.now();
   try {
     state.status = await getJson("/queries/sync-status");
     state.errors.status = null;
@@ -138,12 +145,45 @@ async function refreshStatus() {
     state.errors.status = `Could not load the sync status (${describe(error)}).`;
   }
   const serverSnapshot = state.status?.current_snapshot?.id ?? null;
-  if (state.loaded && state.countries.length === 0 && serverSnapshot !== null) {
-    // Nothing on screen to disturb: show the first snapshot as soon as it exists.
+  const shown = state.snapshot?.id ?? null;
+  if (state.loaded && serverSnapshot !== null && serverSnapshot !== shown) {
+    // A newer snapshot: show it, keeping the selected country.
     await loadAll();
     return;
   }
   renderStatusArea();
+}
+
+// ---- live updates ------------------------------------------------------------------
+
+const LIVE_LABELS = {
+  connecting: "Connecting…",
+  live: "Live",
+  reconnecting: "Reconnecting…",
+  polling: "Not live: checking every few seconds",
+};
+
+function setLive(name) {
+  state.live = name;
+  ui.liveState.textContent = LIVE_LABELS[name];
+  ui.liveState.dataset.state = name;
+}
+
+/** A promoted snapshot: load it, keeping the selected country (and the page, if the
+ * snapshot is the one shown). */
+function onSnapshot(data) {
+  if (data?.id && data.id === state.snapshot?.id) return;
+  loadAll();
+}
+
+function onSync() {
+  refreshStatus();
+}
+
+/** While the stream is down, poll the status often (it shows a new snapshot too). */
+function poll() {
+  const every = state.live === "live" ? STATUS_POLL_MS : STATUS_POLL_OFFLINE_MS;
+  if (Date.now() - state.lastPoll >= every) refreshStatus();
 }
 
 // ---- rendering ---------------------------------------------------------------------
@@ -310,7 +350,8 @@ function start() {
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") refreshStatus();
   });
-  window.setInterval(refreshStatus, STATUS_POLL_MS);
+  window.setInterval(poll, STATUS_POLL_OFFLINE_MS);
+  subscribe({ snapshot: onSnapshot, sync: onSync, state: setLive });
   window.setInterval(renderStatusArea, CLOCK_TICK_MS);
   state.filterText = ui.filter.value.trim();
   state.filterKey = searchKey(state.filterText);

@@ -229,6 +229,74 @@ async def test_a_failed_sync_shows_a_warning_while_the_old_data_stays(
     assert dashboard.problems == []
 
 
+PUSHED_MS: Final = 3000
+"""How soon after nginx serves a change the dashboard must show it by itself:
+the event comes within a second (tests/e2e/test_live_events.py), then one
+fetch; with no stream, the dashboard would poll only every 30 s."""
+
+
+async def test_the_dashboard_shows_a_new_sync_by_itself_keeping_the_country(
+    stack: StackClient, dashboard: Dashboard
+) -> None:
+    await stack.sync(results=60, nationalities=["FR", "NO"], seed="dashliveone")
+    await dashboard.open()
+    live = dashboard.page.locator("#live-state")
+    await expect(live).to_have_attribute("data-state", "live")
+    await expect(live).to_have_text("Live")
+    await dashboard.page.select_option("#country", "Norway")
+
+    after = await stack.sync(results=90, nationalities=["IR", "NO"], seed="dashlivetwo")
+
+    # No click: the stream brings the new snapshot, and Norway stays selected.
+    await expect(dashboard.options).to_have_text(
+        option_labels(after), timeout=PUSHED_MS
+    )
+    assert await dashboard.page.locator("#country").input_value() == "Norway"
+    (norway,) = [c for c in after["countries"] if c["name"] == "Norway"]
+    await dashboard.expect_range(1, min(50, len(norway["users"])), len(norway["users"]))
+    assert await dashboard.rows() == user_rows(norway)[:50]
+    assert dashboard.problems == []
+
+
+@pytest.mark.usefixtures("clean_faults")
+async def test_a_failed_sync_shows_its_banner_by_itself(
+    stack: StackClient, dashboard: Dashboard
+) -> None:
+    before = await stack.sync(results=50, nationalities=["US"], seed="dashlivefail")
+    await dashboard.open()
+    await expect(dashboard.page.locator("#live-state")).to_have_attribute(
+        "data-state", "live"
+    )
+    warning = dashboard.page.locator("#sync-warning")
+    await expect(warning).to_be_hidden()
+
+    await stack.fault(FAILING_FAULT, count=None)
+    attempt = await stack.sync_expect_failure(results=50, nationalities=["US"])
+
+    await expect(warning).to_be_visible(timeout=PUSHED_MS)
+    await expect(warning.locator(".reason")).to_have_text(attempt["reason"])
+    await expect(dashboard.options).to_have_text(option_labels(before))
+    assert dashboard.problems == []
+
+
+async def test_without_the_stream_the_dashboard_says_so_and_polls(
+    stack: StackClient, dashboard: Dashboard
+) -> None:
+    await dashboard.page.route(
+        "**/queries/events",
+        lambda route: route.fulfill(
+            status=503,
+            content_type="application/problem+json",
+            body='{"title":"Too many streams","status":503}',
+        ),
+    )
+    await stack.sync(results=40, nationalities=["NO"], seed="dashnolive")
+    await dashboard.open()
+    live = dashboard.page.locator("#live-state")
+    await expect(live).to_have_attribute("data-state", "polling")
+    await expect(live).to_contain_text("Not live")
+
+
 async def test_when_the_api_stops_answering_an_error_shows_and_the_data_stays(
     stack: StackClient, dashboard: Dashboard
 ) -> None:

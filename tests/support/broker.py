@@ -40,6 +40,7 @@ async def delete_topology(amqp_url: str, topology: Topology) -> None:
             topology.commands_exchange,
             topology.events_exchange,
             topology.dead_letter_exchange,
+            topology.notices_exchange,
         ):
             channel = await connection.channel()
             with contextlib.suppress(aio_pika.exceptions.AMQPError):

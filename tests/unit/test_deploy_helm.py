@@ -518,7 +518,8 @@ def test_secrets_reach_only_the_processes_that_need_them(variant: str) -> None:
         "command_service": {"AMQP_URL", "COMMAND_TOKEN"},
         "sync_worker": {"AMQP_URL"},
         "query_service.projector": {"AMQP_URL", "MONGO_URL"},
-        "query_service": {"MONGO_URL"},
+        # The broker for the projector's notices (live snapshots and events).
+        "query_service": {"AMQP_URL", "MONGO_URL"},
     }
     secret_name = (
         "connector-secrets"
@@ -691,7 +692,7 @@ def test_only_the_processes_that_use_them_reach_the_broker_and_the_database() ->
     policies = objects("everything-on", "NetworkPolicy")
     pods = workloads("everything-on")
     users = {
-        "rabbitmq": {"command", "sync-worker", "projector"},
+        "rabbitmq": {"command", "sync-worker", "projector", "query"},
         "mongodb": {"projector", "query"},
     }
     for backend, allowed in users.items():

@@ -49,7 +49,7 @@ async def project_sync(
 
 
 def settings(**overrides: object) -> QuerySettings:
-    values = {"snapshot_poll_seconds": 60.0, **overrides}
+    values = {"snapshot_poll_seconds": 60.0, "live_notices": False, **overrides}
     return QuerySettings.model_validate({"_env_file": None, **values})
 
 
