@@ -75,7 +75,11 @@ ENV PYTHONUNBUFFERED=1 \
     LOG_FORMAT=json
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --no-create-home \
-       --home-dir /nonexistent --shell /usr/sbin/nologin app
+       --home-dir /nonexistent --shell /usr/sbin/nologin app \
+    && install -d -o 10001 -g 10001 -m 0755 /var/lib/randomuser/snapshots
+# /var/lib/randomuser/snapshots: the projector's SNAPSHOT_FILES_DIR. A named
+# volume mounted there starts owned by the app user (Docker copies the
+# directory's owner); the gateway mounts the same volume read-only.
 # Install the project wheel (and its dependency wheels) only: no sources, no
 # compilers. The bind mount keeps the wheels out of every layer.
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \

@@ -48,6 +48,14 @@ class StackConfig:
     https_port: int | None = None
     """HTTPS of nginx with a generated local certificate (make run TLS=1);
     `http_port` then only redirects to it. None: plain HTTP."""
+    snapshot_files: bool = True
+    """The projector publishes each snapshot as files (`run_dir/snapshots`)
+    that nginx serves itself; False: the replicas answer every read."""
+
+    @property
+    def snapshot_files_dir(self) -> Path | None:
+        """The projector's SNAPSHOT_FILES_DIR, or None when files are off."""
+        return self.run_dir / "snapshots" if self.snapshot_files else None
 
 
 def nginx_cache_dir(config: StackConfig) -> Path:
@@ -96,4 +104,5 @@ def render_nginx_conf(config: StackConfig) -> str:
         cache_dir=nginx_cache_dir(config),
         swagger_ui=swagger_ui_dir(),
         tls=local_tls,
+        snapshot_files=config.snapshot_files_dir,
     )

@@ -34,6 +34,9 @@ _SECURITY_HEADERS: Final = (
     "add_header X-Request-ID $request_id always;",
     "add_header X-Correlation-ID $correlation_id always;",
 )
+SNAPSHOT_FILES_MOUNT: Final = "/var/lib/randomuser/snapshots"
+"""Where compose and the chart mount the projector's snapshot files, in the
+projector (SNAPSHOT_FILES_DIR) and, read-only, in the gateway."""
 _HSTS: Final = 'add_header Strict-Transport-Security "max-age=31536000" always;'
 _PROXY_HEADERS: Final = (
     "proxy_http_version 1.1;",
@@ -65,6 +68,8 @@ class LocalGateway:
     access_log: str
     trusted_proxies: tuple[str, ...] = ()
     tls: LocalTls | None = None
+    snapshot_files: Path | None = None
+    """The projector's SNAPSHOT_FILES_DIR: nginx serves the snapshot from it."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,9 @@ def local_values(gateway: LocalGateway) -> Values:
         "LISTEN": [f"listen {gateway.listen}{' ssl' if tls else ''};"],
     }
     blocks = {"rabbitmq"} if gateway.rabbitmq_management else set()
+    if gateway.snapshot_files is not None:
+        blocks.add("snapshot_files")
+        text["SNAPSHOT_FILES"] = str(gateway.snapshot_files)
     if tls is not None:
         blocks.add("tls")
         text |= {
@@ -149,7 +157,9 @@ def compose_values(*, tls: bool = False) -> Values:
             "ACCESS_LOG": "/dev/stdout gateway",
             "WEB_ROOT": CONTAINER_ROOT,
             "SWAGGER_UI": f"{CONTAINER_ROOT}/docs/swagger-ui",
+            "SNAPSHOT_FILES": SNAPSHOT_FILES_MOUNT,
         },
+        blocks={"snapshot_files"},
         lines={
             # Docker's embedded DNS: `query` names every replica of the service.
             "RESOLVER": ["resolver 127.0.0.11 valid=5s ipv6=off;"],
@@ -176,7 +186,7 @@ def compose_values(*, tls: bool = False) -> Values:
     )
     values.lines["LISTEN"] = ["listen 8443 ssl default_server;"]
     values.lines["LISTEN_HTTP"] = ["listen 8080 default_server;"]
-    return dataclasses.replace(values, blocks={"tls"}, tls=True)
+    return dataclasses.replace(values, blocks={"tls", "snapshot_files"}, tls=True)
 
 
 def helm_values() -> Values:
@@ -187,7 +197,10 @@ def helm_values() -> Values:
     )
     tls_on = "{{- if .Values.gateway.tls.enabled }}"
     return Values(
-        wrapped={"tls": (tls_on, "{{- end }}")},
+        wrapped={
+            "tls": (tls_on, "{{- end }}"),
+            "snapshot_files": ("{{- if .Values.snapshotFiles.enabled }}", "{{- end }}"),
+        },
         text={
             "TLS_CERTIFICATE": "/etc/nginx/tls/tls.crt",
             "TLS_KEY": "/etc/nginx/tls/tls.key",
@@ -198,6 +211,7 @@ def helm_values() -> Values:
             "ACCESS_LOG": "/dev/stdout gateway",
             "WEB_ROOT": CONTAINER_ROOT,
             "SWAGGER_UI": f"{CONTAINER_ROOT}/docs/swagger-ui",
+            "SNAPSHOT_FILES": SNAPSHOT_FILES_MOUNT,
         },
         lines={
             # The headless Services list only ready pods: a pod leaves the
@@ -306,6 +320,7 @@ def render_local_stack(
     swagger_ui: Path,
     tls: LocalTls | None = None,
     trusted_proxies: tuple[str, ...] = (),
+    snapshot_files: Path | None = None,
 ) -> str:
     """The nginx.conf of the local stack `config` (make run, the e2e tests)."""
     mime = next(
@@ -335,6 +350,7 @@ def render_local_stack(
         access_log=access_log,
         trusted_proxies=trusted_proxies,
         tls=tls,
+        snapshot_files=snapshot_files,
     )
     return render_local(local, run_dir=config.run_dir, mime_types=mime)
 

@@ -202,11 +202,14 @@ class Stack:
                 30,
                 process,
             )
+        files = config.snapshot_files_dir
         self.start_python(
             "projector",
             "query_service.projector",
             f"http://127.0.0.1:{config.projector_health_port}/readyz",
             HEALTH_PORT=str(config.projector_health_port),
+            # Empty: no files (the setting ignores empty values).
+            SNAPSHOT_FILES_DIR=str(files) if files is not None else "",
         )
         for index, port in enumerate(config.query_ports, start=1):
             self.start_python(

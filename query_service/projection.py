@@ -36,14 +36,14 @@ from query_service.snapshot_build import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from aio_pika.abc import AbstractIncomingMessage
 
     from common.consuming import Handler, PoisonCallback
     from contracts.codec import AnyMessage
     from query_service.read_model import ReadModel
-    from query_service.records import SyncRecord
+    from query_service.records import Snapshot, SyncRecord
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,8 @@ class ProjectionConfig:
     sync_retention: timedelta = timedelta(days=30)
     gzip_level: int = 6
     clock: Callable[[], datetime] = field(default=utc_now)
+    on_promoted: Callable[[Snapshot], Awaitable[None]] | None = None
+    """Called with each snapshot once it is current (the files for nginx)."""
 
 
 def projection_handler(read_model: ReadModel, config: ProjectionConfig) -> Handler:
@@ -234,6 +236,8 @@ async def _promote(
         await _supersede(read_model, sync_id, config)
         return
     await read_model.mark_promoted(sync_id, now=config.clock())
+    if config.on_promoted is not None:
+        await config.on_promoted(snapshot)
     metrics.record_promotion("promoted")
     metrics.SNAPSHOT_USERS.set(snapshot.meta.user_count)
     logger.info(

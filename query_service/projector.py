@@ -24,6 +24,7 @@ from common.health import Readiness, serve_health
 from common.lifecycle import run_worker, stop_event_on_signals
 from common.retrying import log_retry
 from contracts.topology import Topology
+from query_service import snapshot_files
 from query_service.dead_letters import run_dead_letter_tap
 from query_service.notices import announcing, declare_notices
 from query_service.projection import (
@@ -35,7 +36,11 @@ from query_service.read_model import MongoReadModel, ReadModelUnavailable
 from query_service.settings import ProjectorSettings
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+    from pathlib import Path
+
     from query_service.read_model import ReadModel
+    from query_service.records import Snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -92,12 +97,16 @@ async def run(
         tap = await declare_dead_letter_tap(
             channel, topology, delivery_limit=settings.amqp_delivery_limit
         )
+        files = settings.snapshot_files_dir
         config = ProjectionConfig(
             snapshots_kept=settings.snapshots_kept,
             stale_after=timedelta(seconds=settings.stale_sync_seconds),
             sync_retention=timedelta(days=settings.sync_retention_days),
             gzip_level=settings.gzip_level,
+            on_promoted=None if files is None else _file_publisher(files),
         )
+        if files is not None:
+            await _publish_current(model, files)
         # Notices go out on a channel of their own, without confirms: they
         # are hints to the replicas, and must not slow the projection down.
         notices = await declare_notices(await connection.channel(), topology)
@@ -163,6 +172,32 @@ async def _watch_mongo(
                 logger.info("MongoDB reachable again")
             healthy = True
         readiness.set("mongo", ok=healthy)
+
+
+def _file_publisher(root: Path) -> Callable[[Snapshot], Awaitable[None]]:
+    async def publish(snapshot: Snapshot) -> None:
+        try:
+            await asyncio.to_thread(snapshot_files.publish, root, snapshot)
+        except OSError as exc:
+            # The projection goes on: nginx asks the replicas meanwhile.
+            logger.warning(
+                "could not publish snapshot %s as files: %s", snapshot.meta.id, exc
+            )
+
+    return publish
+
+
+async def _publish_current(read_model: ReadModel, root: Path) -> None:
+    """Make the files match the pointer (a crash may have come between the
+    two), or withdraw them when there is no snapshot."""
+    pointer = await read_model.pointer()
+    snapshot = (
+        None if pointer is None else await read_model.snapshot(pointer.snapshot_id)
+    )
+    if snapshot is None:
+        await asyncio.to_thread(snapshot_files.withdraw, root)
+        return
+    await _file_publisher(root)(snapshot)
 
 
 def main() -> None:

@@ -7,11 +7,12 @@ import contextlib
 import itertools
 import logging
 import time
+import uuid
 from collections import Counter
 from typing import TYPE_CHECKING, Final, assert_never
 
 from common.consuming import PoisonMessage
-from contracts.base import new_id, utc_now
+from contracts.base import utc_now
 from contracts.commands import MAX_SYNC_RESULTS, SyncRequested
 from contracts.events import (
     MAX_BATCH_USERS,
@@ -20,7 +21,7 @@ from contracts.events import (
     UsersFetched,
 )
 from sync_worker import metrics
-from sync_worker.randomuser import FetchFailed, FetchRequest, new_seed
+from sync_worker.randomuser import FetchFailed, FetchRequest
 from sync_worker.validation import validate_users
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ class SyncService:
                 assert_never(message)
 
     async def run(self, command: SyncRequested) -> SyncCompleted | SyncFailed:
-        """Run one sync attempt under a fresh `sync_id` and publish its outcome.
+        """Run the command's sync and publish its outcome.
 
         Streams: each upstream page is validated and published as its
         `UsersFetched` batches as soon as it is in (pages are fetched a few
@@ -149,16 +150,22 @@ class SyncService:
         then discards the batches it staged. Every event carries the
         command's correlation id and names the command as its cause.
 
+        The sync id, and the seed when the command names none, come from the
+        command's message id: a command that runs again (its handler retried
+        after a lost confirm, or redelivered) runs the same sync with the same
+        users, and the projector takes each batch and the outcome once. A
+        confirm lost with a broker node may hide events the broker did store,
+        so a new id per run could give one command two outcomes.
+
         Raises:
             Exception: whatever the publisher raises (the broker is unreachable,
                 refused a message or did not confirm in time). The command is
-                then redelivered and runs again as a new attempt; batches of
-                this attempt are never promoted.
+                then run again, as the same sync.
         """
-        sync_id = new_id()
+        sync_id = sync_id_of(command)
         started_at = utc_now()
         clock = time.perf_counter()
-        seed = command.seed or new_seed()
+        seed = command.seed or seed_of(command)
         logger.info(
             "sync %s started: %d users, seed %s (%s trigger)",
             sync_id,
@@ -274,6 +281,21 @@ class SyncService:
             "sync %s failed after %d attempts: %s", sync_id, attempts, reason
         )
         return failed
+
+
+SYNC_IDS: Final = uuid.UUID("5f0c3a52-8a7e-4c38-9a8e-2d1f6b7c9e10")
+"""The namespace of the name-based (UUID 5) sync ids."""
+
+
+def sync_id_of(command: SyncRequested) -> str:
+    """The id of the sync a command asks for: the same for every run of it."""
+    return uuid.uuid5(SYNC_IDS, command.message_id).hex
+
+
+def seed_of(command: SyncRequested) -> str:
+    """The seed of a command that names none: 16 hex characters, the shape
+    upstream generates, the same for every run of the command."""
+    return uuid.uuid5(SYNC_IDS, f"seed:{command.message_id}").hex[:16]
 
 
 def _describe(dropped: Mapping[str, int]) -> str:

@@ -169,11 +169,27 @@ function setLive(name) {
   ui.liveState.dataset.state = name;
 }
 
-/** A promoted snapshot: load it, keeping the selected country (and the page, if the
- * snapshot is the one shown). */
+const SNAPSHOT_RETRY_MS = 300;
+const SNAPSHOT_TRIES = 5;
+let wanted = null; // the snapshot an event announced and the page has not loaded yet
+
+/** A promoted snapshot: load it, keeping the selected country. The answer may still
+ * be the previous snapshot for a moment (a replica that has not switched yet): then
+ * try again shortly, a few times. */
 function onSnapshot(data) {
-  if (data?.id && data.id === state.snapshot?.id) return;
-  loadAll();
+  if (!data?.id || data.id === state.snapshot?.id) return;
+  wanted = { id: data.id, tries: 0 };
+  loadWanted();
+}
+
+async function loadWanted() {
+  await loadAll();
+  if (wanted === null || state.snapshot?.id === wanted.id || wanted.tries >= SNAPSHOT_TRIES) {
+    wanted = null;
+    return;
+  }
+  wanted.tries += 1;
+  window.setTimeout(loadWanted, SNAPSHOT_RETRY_MS);
 }
 
 function onSync() {

@@ -33,6 +33,7 @@ import yaml
 from playwright.async_api import expect
 
 from devstack.config import swagger_ui_dir
+from devstack.gateway import SNAPSHOT_FILES_MOUNT
 from devstack.readiness import free_port
 from tests.e2e.conftest import ARTIFACTS
 from tests.support.browser import chromium, record_problems
@@ -216,6 +217,10 @@ def running_gateway(
         f"set_real_ip_from {TRUSTED_PROXY};", f"set_real_ip_from {trusted_proxy};"
     )
     assert re.search(r"server [a-z][\w.-]*:\d+", routes) is None, "an unmapped host"
+    # The volume of the projector's snapshot files: the stack's own folder.
+    files = stack.stack.config.snapshot_files_dir
+    assert files is not None
+    routes = routes.replace(SNAPSHOT_FILES_MOUNT, str(files))
     (run_dir / "conf.d" / "default.conf").write_text(local_paths(routes, run_dir))
     main = (ROOT / "docker" / "nginx" / "nginx.conf").read_text()
     (run_dir / "nginx.conf").write_text(local_paths(main, run_dir))

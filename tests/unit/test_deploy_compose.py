@@ -230,12 +230,22 @@ def test_images_are_pinned_and_python_services_share_one_local_build() -> None:
     assert services()["rabbitmq"]["image"].endswith("-management")
     assert services()["mongo"]["image"].startswith("mongo:7")
     # The gateway is built from the same Dockerfile (target `gateway`): it
-    # bakes in the dashboard and Swagger UI, so it mounts only its routes.
+    # bakes in the dashboard and Swagger UI, so it mounts only its routes and,
+    # read-only, the projector's snapshot files.
     nginx = services()["nginx"]
     assert nginx["build"] == {"context": ".", "target": "gateway"}
     assert nginx["image"] == "randomuser-connector-gateway:local"
     mounted = {volume.split(":")[1] for volume in nginx["volumes"]}
-    assert mounted == {"/etc/nginx/templates/default.conf.template"}
+    assert mounted == {
+        "/etc/nginx/templates/default.conf.template",
+        "/var/lib/randomuser/snapshots",
+    }
+    assert "snapshots:/var/lib/randomuser/snapshots:ro" in nginx["volumes"]
+    projector = services()["projector"]
+    assert "snapshots:/var/lib/randomuser/snapshots" in projector["volumes"]
+    assert (
+        projector["environment"]["SNAPSHOT_FILES_DIR"] == "/var/lib/randomuser/snapshots"
+    )
     builds = {
         json.dumps(service["build"], sort_keys=True)
         for service in python_services().values()

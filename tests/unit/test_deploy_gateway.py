@@ -32,6 +32,7 @@ def local_routes() -> str:
                 web_root=Path("/web"),
                 swagger_ui=Path("/swagger"),
                 access_log="off",
+                snapshot_files=Path(gateway.SNAPSHOT_FILES_MOUNT),
             )
         )
     )
@@ -41,7 +42,7 @@ def variants() -> dict[str, str]:
     return {
         "local": local_routes(),
         "compose": gateway.render(gateway.compose_values()),
-        # TLS off, as the chart renders it by default.
+        # TLS off, as the chart renders it by default; snapshot files on.
         "helm": re.sub(
             r"(?ms)^\s*\{\{- if \.Values\.gateway\.tls\.enabled \}\}$.*?^\s*\{\{- end \}\}$",
             "",
@@ -64,7 +65,13 @@ def _locations(routes: str) -> dict[str, list[str]]:
         line = raw.strip()
         if line.startswith("location "):
             current = found.setdefault(line, [])
-        elif current is not None and line not in {"", "}"} and line[0] != "#":
+        elif (
+            current is not None
+            and line not in {"", "}"}
+            and line[0] != "#"
+            # Helm's switches around whole blocks are not directives.
+            and not line.startswith("{{")
+        ):
             line = re.sub(r"^alias \S+", "alias", line)
             current.append(re.sub(r"burst=(\{\{[^}]*\}\}|\S+)", "burst=N", line))
     return found

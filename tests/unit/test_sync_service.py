@@ -107,15 +107,21 @@ async def test_every_event_of_a_sync_shares_its_sync_id_and_the_command_ids():
         assert message.causation_id == request.message_id
 
 
-async def test_each_attempt_gets_a_fresh_sync_id():
-    publisher = FakePublisher()
-    service = SyncService(FakeRandomuser(), publisher)
+async def test_a_command_run_again_is_the_same_sync_with_the_same_users():
+    # A run whose last confirm was lost (the events were stored) runs again:
+    # the projector must see the same sync, not a second one.
+    upstream = FakeRandomuser()
+    service = SyncService(upstream, FakePublisher())
     request = command(results=1)
 
     first = await service.run(request)
     second = await service.run(request)
+    other = await service.run(command(results=1))
 
-    assert first.sync_id != second.sync_id
+    assert first.sync_id == second.sync_id
+    assert other.sync_id != first.sync_id
+    seeds = [request.seed for request in upstream.requests]
+    assert seeds[0] == seeds[1] != seeds[2]
 
 
 async def test_the_command_is_passed_on_to_upstream():

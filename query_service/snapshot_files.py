@@ -1,0 +1,111 @@
+"""The current snapshot as files nginx serves itself (SNAPSHOT_FILES_DIR).
+
+At each promotion the projector writes the snapshot's precomputed bodies,
+`countries.json`, `countries.json.gz` (nginx's gzip_static) and `names.json`,
+into a directory named by the snapshot id, and then points the symlink
+`current` at it. Every step is atomic for a reader: the directory is written
+under a temporary name, its files fsynced, then renamed; `current` is
+replaced by renaming a new symlink over it. A reader (nginx) sees the old
+snapshot whole or the new one whole, never a mix, and an ETag made from the
+directory's name. Without `current` (nothing promoted yet, or a failed
+write), nginx asks the replicas.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import uuid
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from query_service.records import Snapshot
+
+logger = logging.getLogger(__name__)
+
+CURRENT: Final = "current"
+KEPT: Final = 3
+"""Snapshot directories kept, the current one included: a reader that resolved
+`current` just before it moved still finds its files."""
+
+
+def publish(root: Path, snapshot: Snapshot) -> None:
+    """Write `snapshot`'s files under `root` and make them the current ones.
+
+    On any failure `current` is removed, so nginx falls back to the replicas
+    instead of serving an older snapshot than theirs.
+
+    Raises:
+        OSError: the files could not be written (after removing `current`).
+    """
+    try:
+        _publish(root, snapshot)
+    except OSError:
+        withdraw(root)
+        raise
+
+
+def withdraw(root: Path) -> None:
+    """Remove `current`: readers go to the replicas."""
+    with contextlib.suppress(FileNotFoundError):
+        (root / CURRENT).unlink()
+
+
+def _publish(root: Path, snapshot: Snapshot) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    name = snapshot.meta.id
+    target = root / name
+    if not target.is_dir():
+        staging = root / f".{name}.{uuid.uuid4().hex[:8]}"
+        staging.mkdir()
+        for file, body in (
+            ("countries.json", snapshot.countries_json),
+            ("countries.json.gz", snapshot.countries_gzip),
+            ("names.json", snapshot.names_json),
+        ):
+            _write(staging / file, body)
+        _fsync_dir(staging)
+        staging.rename(target)
+    link = root / f".{CURRENT}.{uuid.uuid4().hex[:8]}"
+    link.symlink_to(name)
+    link.replace(root / CURRENT)
+    _fsync_dir(root)
+    _prune(root, keep=name)
+    logger.info("snapshot %s published as files in %s", name, root)
+
+
+def _write(path: Path, body: bytes) -> None:
+    with path.open("wb") as file:
+        file.write(body)
+        file.flush()
+        os.fsync(file.fileno())
+    # nginx runs as another user: the files are world-readable.
+    path.chmod(0o644)
+
+
+def _fsync_dir(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _prune(root: Path, *, keep: str) -> None:
+    """Delete all but the newest KEPT snapshot directories, and stray
+    temporaries of an interrupted write."""
+    directories = sorted(
+        (p for p in root.iterdir() if p.is_dir() and not p.is_symlink()),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    kept = 0
+    for path in directories:
+        if path.name == keep or (not path.name.startswith(".") and kept < KEPT - 1):
+            kept += path.name != keep
+            continue
+        shutil.rmtree(path, ignore_errors=True)
