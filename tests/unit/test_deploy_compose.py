@@ -244,7 +244,8 @@ def test_images_are_pinned_and_python_services_share_one_local_build() -> None:
     projector = services()["projector"]
     assert "snapshots:/var/lib/randomuser/snapshots" in projector["volumes"]
     assert (
-        projector["environment"]["SNAPSHOT_FILES_DIR"] == "/var/lib/randomuser/snapshots"
+        projector["environment"]["SNAPSHOT_FILES_DIR"]
+        == "/var/lib/randomuser/snapshots"
     )
     builds = {
         json.dumps(service["build"], sort_keys=True)
