@@ -85,12 +85,15 @@ mutation: $(VENV)/.mutation-deps  ## mutation score per core module (mutmut; min
 
 bench: bench-read bench-sync  ## both benchmarks (about 5 minutes); results in docs/BENCHMARKS.md
 
-.PHONY: bench-read bench-sync bench-sync-growth bench-deps
+.PHONY: bench-read bench-live bench-sync bench-sync-growth bench-deps
 bench-deps: install
 	scripts/install-system-packages.sh wrk
 
 bench-read: bench-deps  ## GET /queries/countries through nginx against nginx static (wrk)
 	$(PY) -m bench.read
+
+bench-live: bench-deps  ## promotion to a plain reader; 1,000 SSE streams: RSS and fan-out
+	$(PY) -m bench.live
 
 bench-sync: bench-deps  ## POST /commands/sync to the new snapshot served, 1,000 to 20,000 users
 	$(PY) -m bench.sync

@@ -256,6 +256,9 @@ def main() -> None:
     )
     parser.add_argument("--cache-on-disk", action="store_true")
     parser.add_argument(
+        "--access-log", action="store_true", help="the stack's nginx logs every request"
+    )
+    parser.add_argument(
         "--static-open-file-cache",
         action="store_true",
         help="give the static baseline open_file_cache too",
@@ -267,7 +270,10 @@ def main() -> None:
     static = StaticNginx(static_dir, open_file_cache=args.static_open_file_cache)
     log("starting the stack")
     try:
-        with BenchStack(BenchOptions(cache_on_tmpfs=not args.cache_on_disk)) as bench:
+        options = BenchOptions(
+            cache_on_tmpfs=not args.cache_on_disk, access_log=args.access_log
+        )
+        with BenchStack(options) as bench:
             static.start()
             for users in args.sizes:
                 measure_size(bench, static, users, args, results)

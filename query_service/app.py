@@ -16,7 +16,7 @@ from common.metrics import add_metrics_route, http_metrics_middleware
 from common.retrying import log_retry
 from contracts.topology import Topology
 from query_service.live import LiveFeed, LiveHub
-from query_service.notices import listen
+from query_service.notices import NoticeListener
 from query_service.read_model import MongoReadModel, ReadModelUnavailable
 from query_service.routes import (
     LIVE,
@@ -142,16 +142,14 @@ async def _live_context(app: web.Application) -> AsyncIterator[None]:
     spawn(_catch_up(feed))
     stop = asyncio.Event()
     if settings.live_notices:
-        spawn(
-            listen(
-                str(settings.amqp_url),
-                Topology(settings.amqp_namespace),
-                name=f"query_service.{settings.instance_id}",
-                on_notice=feed.on_notice,
-                on_link=lambda: _quietly(feed.catch_up()),
-                stop=stop,
-            )
+        listener = NoticeListener(
+            str(settings.amqp_url),
+            Topology(settings.amqp_namespace),
+            name=f"query_service.{settings.instance_id}",
+            on_notice=feed.on_notice,
+            on_link=lambda: _quietly(feed.catch_up()),
         )
+        spawn(listener.run(stop))
     try:
         yield
     finally:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 import aio_pika
@@ -86,75 +87,77 @@ def announcing(handler: Handler, exchange: AbstractExchange) -> Handler:
     return handle
 
 
-async def listen(
-    amqp_url: str,
-    topology: Topology,
-    *,
-    name: str,
-    on_notice: Callable[[str], Awaitable[None]],
-    on_link: Callable[[], Awaitable[None]],
-    stop: asyncio.Event,
-) -> None:
-    """Follow the notices until `stop` is set: `on_notice(sync_id)` for each,
-    `on_link()` whenever the broker link is made or made again.
+@dataclass(frozen=True)
+class NoticeListener:
+    """Follows the notices for one replica: `on_notice(sync_id)` for each,
+    `on_link()` whenever the broker link is made or made again."""
 
-    Each link declares a queue of its own, with a new name, exclusive to its
-    connection. Not a robust connection: one that restores its queue after
-    its node died would declare the same name again, which the cluster
-    refuses while the dead node's copy is still locked to the lost
-    connection (RESOURCE_LOCKED, measured on RabbitMQ 3.10).
-    """
-    retrying = AsyncRetrying(
-        retry=retry_if_exception(lambda _: not stop.is_set()),
-        wait=wait_exponential(multiplier=0.2, max=5.0),
-        sleep=sleep_until(stop),
-        before_sleep=log_retry(logger, "no link for notices"),
-    )
-    with contextlib.suppress(Exception):
-        # Only once stop is set: the last failure does not matter then.
-        await retrying(_follow, amqp_url, topology, name, on_notice, on_link, stop)
+    amqp_url: str
+    topology: Topology
+    name: str
+    on_notice: Callable[[str], Awaitable[None]]
+    on_link: Callable[[], Awaitable[None]]
 
+    async def run(self, stop: asyncio.Event) -> None:
+        """Follow the notices until `stop` is set, linking again after a loss.
 
-async def _follow(
-    amqp_url: str,
-    topology: Topology,
-    name: str,
-    on_notice: Callable[[str], Awaitable[None]],
-    on_link: Callable[[], Awaitable[None]],
-    stop: asyncio.Event,
-) -> None:
-    """One link: consume notices until the connection drops (raises) or
-    `stop` is set (returns)."""
-    connection = await connect_once(amqp_url, name=name, connect_timeout=10)
-    try:
-        channel = await connection.channel()
-        exchange = await declare_notices(channel, topology)
-        queue = await channel.declare_queue(
-            f"{topology.notices_exchange}.{name}.{uuid.uuid4().hex[:12]}",
-            exclusive=True,
-            auto_delete=True,
-            arguments={"x-queue-type": "classic"},
+        Each link declares a queue of its own, with a new name, exclusive to
+        its connection. Not a robust connection: one that restores its queue
+        after its node died would declare the same name again, which the
+        cluster refuses while the dead node's copy is still locked to the lost
+        connection (RESOURCE_LOCKED, measured on RabbitMQ 3.10).
+        """
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(lambda _: not stop.is_set()),
+            wait=wait_exponential(multiplier=0.2, max=5.0),
+            sleep=sleep_until(stop),
+            before_sleep=log_retry(logger, "no link for notices"),
         )
-        await queue.bind(exchange)
-
-        async def deliver(message: AbstractIncomingMessage) -> None:
-            try:
-                notice = ReadModelChanged.model_validate_json(message.body)
-            except ValidationError:
-                logger.warning("ignoring a malformed notice: %r", message.body[:200])
-                return
-            await on_notice(notice.sync_id)
-
-        await queue.consume(deliver, no_ack=True)
-        logger.info("following notices on %s", connected_node(connection))
-        await on_link()
-        closed = asyncio.ensure_future(connection.closed())
-        stopped = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({closed, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        closed.cancel()
-        stopped.cancel()
-        if not stop.is_set():
-            raise ConnectionError("the link for notices was lost")
-    finally:
         with contextlib.suppress(Exception):
-            await connection.close()
+            # Only once stop is set: the last failure does not matter then.
+            await retrying(self._follow, stop)
+
+    async def _follow(self, stop: asyncio.Event) -> None:
+        """One link: consume notices until the connection drops (raises) or
+        `stop` is set (returns)."""
+        amqp_url, topology, name = self.amqp_url, self.topology, self.name
+        on_notice, on_link = self.on_notice, self.on_link
+        connection = await connect_once(amqp_url, name=name, connect_timeout=10)
+        try:
+            channel = await connection.channel()
+            exchange = await declare_notices(channel, topology)
+            queue = await channel.declare_queue(
+                f"{topology.notices_exchange}.{name}.{uuid.uuid4().hex[:12]}",
+                exclusive=True,
+                auto_delete=True,
+                arguments={"x-queue-type": "classic"},
+            )
+            await queue.bind(exchange)
+
+            async def deliver(message: AbstractIncomingMessage) -> None:
+                try:
+                    notice = ReadModelChanged.model_validate_json(message.body)
+                except ValidationError:
+                    logger.warning(
+                        "ignoring a malformed notice: %r", message.body[:200]
+                    )
+                    return
+                await on_notice(notice.sync_id)
+
+            await queue.consume(deliver, no_ack=True)
+            logger.info("following notices on %s", connected_node(connection))
+            await on_link()
+            # aio-pika resolves connection.closed() only on our own close;
+            # a lost link shows in the close callbacks.
+            lost = asyncio.Event()
+            connection.close_callbacks.add(lambda *_: lost.set())
+            closed = asyncio.ensure_future(lost.wait())
+            stopped = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({closed, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            closed.cancel()
+            stopped.cancel()
+            if not stop.is_set():
+                raise ConnectionError("the link for notices was lost")
+        finally:
+            with contextlib.suppress(Exception):
+                await connection.close()
