@@ -87,6 +87,10 @@ class Stack:
                 "SYNC_INTERVAL_SECONDS": str(self.config.sync_interval_seconds),
                 "LOG_FORMAT": self.config.log_format,
                 "PYTHONUNBUFFERED": "1",
+                # The projector's (others ignore it); here, so that a
+                # projector started again writes the files nginx serves.
+                # Empty: no files (settings ignore empty values).
+                "SNAPSHOT_FILES_DIR": str(self.config.snapshot_files_dir or ""),
             }
         )
         if self.config.command_token:
@@ -202,14 +206,11 @@ class Stack:
                 30,
                 process,
             )
-        files = config.snapshot_files_dir
         self.start_python(
             "projector",
             "query_service.projector",
             f"http://127.0.0.1:{config.projector_health_port}/readyz",
             HEALTH_PORT=str(config.projector_health_port),
-            # Empty: no files (the setting ignores empty values).
-            SNAPSHOT_FILES_DIR=str(files) if files is not None else "",
         )
         for index, port in enumerate(config.query_ports, start=1):
             self.start_python(
