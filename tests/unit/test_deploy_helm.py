@@ -195,6 +195,8 @@ VARIANTS: dict[str, list[str]] = {
         "gateway.tls.certManager.issuerRef.name=letsencrypt",
         "gateway.tls.certManager.issuerRef.kind=ClusterIssuer",
         "gateway.tls.certManager.dnsNames={connector.example.com}",
+        "snapshotFiles.enabled=true",
+        "snapshotFiles.existingClaim=connector-snapshots",
     ],
     "minimal": [
         "existingSecret=connector-secrets",
@@ -993,3 +995,37 @@ def test_without_a_gateway_no_policy_admits_everyone_to_the_http_services() -> N
         # No rule without peers: such a rule would admit every source.
         for rule in policy["spec"].get("ingress") or []:
             assert rule.get("from"), (component, rule)
+
+
+def test_snapshot_files_reach_the_gateway_from_the_projector_only_when_on() -> None:
+    mount = "/var/lib/randomuser/snapshots"
+    for variant, on in (("defaults", False), ("everything-on", True)):
+        projector = pod_spec(deployment(variant, "projector"))
+        gateway = pod_spec(deployment(variant, "gateway"))
+        env = {e["name"]: e.get("value") for e in projector["containers"][0]["env"]}
+        claims = {
+            v["name"]: v["persistentVolumeClaim"]
+            for spec in (projector, gateway)
+            for v in spec["volumes"]
+            if "persistentVolumeClaim" in v
+        }
+        mounts = {
+            m["mountPath"]: m.get("readOnly", False)
+            for spec in (projector, gateway)
+            for m in spec["containers"][0]["volumeMounts"]
+        }
+        if not on:
+            assert "SNAPSHOT_FILES_DIR" not in env
+            assert not claims
+            assert mount not in mounts
+            continue
+        assert env["SNAPSHOT_FILES_DIR"] == mount
+        assert claims["snapshots"]["claimName"] == "connector-snapshots"
+        gateway_mounts = {
+            m["mountPath"]: m for m in gateway["containers"][0]["volumeMounts"]
+        }
+        assert gateway_mounts[mount]["readOnly"] is True
+        projector_mounts = {
+            m["mountPath"]: m for m in projector["containers"][0]["volumeMounts"]
+        }
+        assert not projector_mounts[mount].get("readOnly", False)
