@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email.utils
+import time
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -49,11 +51,38 @@ SUMMARIES: Final[dict[str, str]] = {
 class AttemptFailed(Exception):
     """One request did not give a usable page; `kind` names how."""
 
-    def __init__(self, kind: str, detail: str, *, retryable: bool = True) -> None:
+    def __init__(
+        self,
+        kind: str,
+        detail: str,
+        *,
+        retryable: bool = True,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(f"{kind}: {detail}")
         self.kind = kind
         self.detail = detail
         self.retryable = retryable
+        self.retry_after = retry_after
+        """Seconds the server asked us to wait (its Retry-After), if it said."""
+
+
+def retry_after_seconds(value: str | None, *, now: float | None = None) -> float | None:
+    """A Retry-After header (RFC 9110 §10.2.3: seconds, or an HTTP date) as
+    seconds from now; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
 
 
 async def read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:

@@ -23,6 +23,7 @@ from sync_worker.attempts import (
     is_retryable,
     max_body_bytes,
     read_body,
+    retry_after_seconds,
 )
 from sync_worker.pacing import RetryPolicy, UpstreamBudget
 from sync_worker.upstream import UpstreamError, parse_response
@@ -287,10 +288,15 @@ class HttpRandomuserClient:
     def _pause(self, state: RetryCallState) -> float:
         """How long to wait after the failed attempt `state` (tenacity's `wait`)."""
         failure = state.outcome.exception() if state.outcome is not None else None
-        rate_limited = (
-            isinstance(failure, AttemptFailed) and failure.kind == "rate_limited"
+        if not isinstance(failure, AttemptFailed):
+            return self.retry.delay(state.attempt_number, rate_limited=False)
+        delay = self.retry.delay(
+            state.attempt_number, rate_limited=failure.kind == "rate_limited"
         )
-        return self.retry.delay(state.attempt_number, rate_limited=rate_limited)
+        if failure.retry_after is None:
+            return delay
+        # The server said when: not sooner, and never past the policy's cap.
+        return min(max(delay, failure.retry_after), self.retry.max_delay)
 
     async def _request(
         self, params: dict[str, str], size: int, number: int, seed: str
@@ -307,6 +313,7 @@ class HttpRandomuserClient:
                 body = await read_body(response, max_body_bytes(size))
                 status = response.status
                 content_type = response.headers.get("Content-Type")
+                retry_after = retry_after_seconds(response.headers.get("Retry-After"))
         except TimeoutError:
             raise AttemptFailed(
                 "timeout", f"no complete response within {self._timeout:g}s"
@@ -324,7 +331,10 @@ class HttpRandomuserClient:
                 page = parse_response(status, content_type, body)
         except UpstreamError as exc:
             raise AttemptFailed(
-                exc.kind, exc.detail, retryable=is_retryable(exc)
+                exc.kind,
+                exc.detail,
+                retryable=is_retryable(exc),
+                retry_after=retry_after,
             ) from None
         if len(page.users) != size:
             raise AttemptFailed(

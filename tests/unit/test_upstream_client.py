@@ -10,6 +10,7 @@ import orjson
 import pytest
 from aiohttp import web
 
+from sync_worker.attempts import retry_after_seconds
 from sync_worker.pacing import RetryPolicy, UpstreamBudget
 from sync_worker.randomuser import (
     INCLUDED_FIELDS,
@@ -418,3 +419,42 @@ async def test_the_settings_build_a_client_of_the_pinned_version_and_policy():
         max_attempts=3, backoff=0.5, rate_limit_backoff=15.0, max_delay=300.0
     )
     assert client.budget.users_per_window == 4_000
+
+
+async def busy_with_retry_after(_: web.Request) -> web.StreamResponse:
+    return web.Response(
+        status=503, text="busy", headers={"Retry-After": "7"}, content_type="text/plain"
+    )
+
+
+async def test_a_retry_after_is_waited_out_but_never_past_the_cap(
+    client, upstream, sleeps
+):
+    # A proxy or a self-hosted Randomuser may say when to come back (upstream
+    # itself sends no Retry-After): not sooner than it says, at most the cap.
+    upstream.replies = [busy_with_retry_after, ok]
+
+    fetched = await client.fetch(FetchRequest(results=3, seed="s"))
+
+    assert fetched.attempts == 2
+    assert sleeps.pauses[0] >= 7.0
+
+
+@pytest.mark.parametrize(
+    ("header", "seconds"),
+    [
+        ("7", 7.0),
+        (" 120 ", 120.0),
+        ("Sat, 05 Dec 2026 12:00:30 GMT", 30.0),
+        ("Sat, 05 Dec 2026 11:59:00 GMT", 0.0),
+        ("soon", None),
+        ("", None),
+        (None, None),
+        ("-3", None),
+    ],
+)
+def test_retry_after_is_read_as_seconds_or_a_date(
+    header: str | None, seconds: float | None
+) -> None:
+    now = 1_796_472_000.0  # 2026-12-05 12:00:00 UTC
+    assert retry_after_seconds(header, now=now) == seconds
