@@ -76,11 +76,15 @@ class FakeQueue:
         for message in messages:
             self.pending.put_nowait(message)
         self.closed = False
+        self.idle = asyncio.Event()
+        """Set once the consumer waits for a message and none is left."""
 
     @asynccontextmanager
     async def iterator(self) -> AsyncIterator[AsyncIterator[FakeMessage]]:
         async def messages() -> AsyncIterator[FakeMessage]:
             while True:
+                if self.pending.empty():
+                    self.idle.set()
                 yield await self.pending.get()
 
         try:
@@ -407,7 +411,7 @@ async def test_stop_while_idle_ends_the_consumer_and_closes_the_iterator():
     async def handler(_: AnyMessage) -> None:
         raise AssertionError("no message")
 
-    await consume(queue, handler, lambda: asyncio.sleep(0.01))
+    await consume(queue, handler, queue.idle.wait)
 
     assert queue.closed
 
@@ -515,7 +519,7 @@ async def test_only_channel_errors_are_survived_when_settling(error):
         assert later.settled == [("ack", None)]
     else:
         with pytest.raises(RuntimeError, match="bug"):
-            await consume(queue, handler, lambda: asyncio.sleep(0.5))
+            await consume(queue, handler, lambda: settled(message))
         assert later.settled == []
 
 

@@ -28,11 +28,12 @@ def local_routes() -> str:
                 rabbitmq_management="127.0.0.1:15672",
                 commands_rate="5r/s",
                 commands_burst=10,
-                cache_dir=Path("/cache"),
-                web_root=Path("/web"),
-                swagger_ui=Path("/swagger"),
+                # Paths of a checkout (only rendered, never read).
+                cache_dir=ROOT / ".run" / "nginx-cache",
+                web_root=ROOT / "web",
+                swagger_ui=ROOT / "web" / "docs" / "swagger-ui",
                 access_log="off",
-                snapshot_files=Path(gateway.SNAPSHOT_FILES_MOUNT),
+                snapshot_files=ROOT / ".run" / "snapshots",
             )
         )
     )
@@ -72,7 +73,8 @@ def _locations(routes: str) -> dict[str, list[str]]:
             # Helm's switches around whole blocks are not directives.
             and not line.startswith("{{")
         ):
-            line = re.sub(r"^alias \S+", "alias", line)
+            # Where files lie differs by variant, not the folder served.
+            line = re.sub(r"^(alias|root) \S*/([^/]*/?;)$", r"\1 .../\2", line)
             current.append(re.sub(r"burst=(\{\{[^}]*\}\}|\S+)", "burst=N", line))
     return found
 
