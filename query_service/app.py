@@ -111,13 +111,19 @@ async def _warm_up(cache: SnapshotCache, readiness: Readiness) -> None:
     serving the snapshot it holds, which is what an always-available read
     side wants from its load balancer.
     """
+    await _once_reachable(cache.refresh)
+    readiness.set("read_model", ok=True)
+
+
+async def _once_reachable(read: Callable[[], Awaitable[None]]) -> None:
+    """Run `read`, retrying (with backoff, for as long as it takes) while the
+    read model cannot be reached."""
     retrying = AsyncRetrying(
         retry=retry_if_exception_type(ReadModelUnavailable),
         wait=wait_exponential(multiplier=0.1, max=WARM_UP_MAX_DELAY),
         before_sleep=log_retry(logger, "read model not reachable yet"),
     )
-    await retrying(cache.refresh)
-    readiness.set("read_model", ok=True)
+    await retrying(read)
 
 
 @contextlib.asynccontextmanager
@@ -139,7 +145,8 @@ async def _live_context(app: web.Application) -> AsyncIterator[None]:
         task.add_done_callback(tasks.discard)
 
     app[SNAPSHOTS].on_swap = lambda sync_id: spawn(_quietly(feed.on_sync(sync_id)))
-    spawn(_catch_up(feed))
+    # The hub's history, once the read model answers.
+    spawn(_once_reachable(feed.catch_up))
     stop = asyncio.Event()
     if settings.live_notices:
         listener = NoticeListener(
@@ -158,15 +165,6 @@ async def _live_context(app: web.Application) -> AsyncIterator[None]:
         for task in list(tasks):
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-async def _catch_up(feed: LiveFeed) -> None:
-    """Fill the hub's history once the read model answers."""
-    retrying = AsyncRetrying(
-        retry=retry_if_exception_type(ReadModelUnavailable),
-        wait=wait_exponential(multiplier=0.1, max=WARM_UP_MAX_DELAY),
-    )
-    await retrying(feed.catch_up)
 
 
 async def _quietly(work: Awaitable[None]) -> None:

@@ -254,7 +254,10 @@ class LiveFeed:
         """The projector changed what the read model holds about `sync_id`:
         follow the pointer at once, then publish the sync's new events."""
         try:
+            before = self._cache.served_id
             await self._cache.follow_now()
+            if self._cache.served_id == sync_id != before:
+                return  # switching to it published its events (on_swap)
             await self.on_sync(sync_id)
         except ReadModelUnavailable as exc:
             logger.warning("cannot read sync %s for its events: %s", sync_id, exc)

@@ -120,14 +120,19 @@ class NoticeListener:
     async def _follow(self, stop: asyncio.Event) -> None:
         """One link: consume notices until the connection drops (raises) or
         `stop` is set (returns)."""
-        amqp_url, topology, name = self.amqp_url, self.topology, self.name
-        on_notice, on_link = self.on_notice, self.on_link
-        connection = await connect_once(amqp_url, name=name, connect_timeout=10)
+        connection = await connect_once(
+            self.amqp_url, name=self.name, connect_timeout=10
+        )
+        # aio-pika resolves connection.closed() only on our own close; a lost
+        # link shows in the close callbacks (watched from the start, so a loss
+        # while the queue is declared is not missed).
+        lost = asyncio.Event()
+        connection.close_callbacks.add(lambda *_: lost.set())
         try:
             channel = await connection.channel()
-            exchange = await declare_notices(channel, topology)
+            exchange = await declare_notices(channel, self.topology)
             queue = await channel.declare_queue(
-                f"{topology.notices_exchange}.{name}.{uuid.uuid4().hex[:12]}",
+                f"{self.topology.notices_exchange}.{self.name}.{uuid.uuid4().hex[:12]}",
                 exclusive=True,
                 auto_delete=True,
                 arguments={"x-queue-type": "classic"},
@@ -142,15 +147,11 @@ class NoticeListener:
                         "ignoring a malformed notice: %r", message.body[:200]
                     )
                     return
-                await on_notice(notice.sync_id)
+                await self.on_notice(notice.sync_id)
 
             await queue.consume(deliver, no_ack=True)
             logger.info("following notices on %s", connected_node(connection))
-            await on_link()
-            # aio-pika resolves connection.closed() only on our own close;
-            # a lost link shows in the close callbacks.
-            lost = asyncio.Event()
-            connection.close_callbacks.add(lambda *_: lost.set())
+            await self.on_link()
             closed = asyncio.ensure_future(lost.wait())
             stopped = asyncio.ensure_future(stop.wait())
             await asyncio.wait({closed, stopped}, return_when=asyncio.FIRST_COMPLETED)

@@ -97,16 +97,17 @@ async def run(
         tap = await declare_dead_letter_tap(
             channel, topology, delivery_limit=settings.amqp_delivery_limit
         )
-        files = settings.snapshot_files_dir
+        publish_files = None
+        if settings.snapshot_files_dir is not None:
+            publish_files = _file_publisher(settings.snapshot_files_dir)
+            await _publish_current(model, settings.snapshot_files_dir, publish_files)
         config = ProjectionConfig(
             snapshots_kept=settings.snapshots_kept,
             stale_after=timedelta(seconds=settings.stale_sync_seconds),
             sync_retention=timedelta(days=settings.sync_retention_days),
             gzip_level=settings.gzip_level,
-            on_promoted=None if files is None else _file_publisher(files),
+            on_promoted=publish_files,
         )
-        if files is not None:
-            await _publish_current(model, files)
         # Notices go out on a channel of their own, without confirms: they
         # are hints to the replicas, and must not slow the projection down.
         notices = await declare_notices(await connection.channel(), topology)
@@ -187,7 +188,11 @@ def _file_publisher(root: Path) -> Callable[[Snapshot], Awaitable[None]]:
     return publish
 
 
-async def _publish_current(read_model: ReadModel, root: Path) -> None:
+async def _publish_current(
+    read_model: ReadModel,
+    root: Path,
+    publish: Callable[[Snapshot], Awaitable[None]],
+) -> None:
     """Make the files match the pointer (a crash may have come between the
     two), or withdraw them when there is no snapshot."""
     pointer = await read_model.pointer()
@@ -197,7 +202,7 @@ async def _publish_current(read_model: ReadModel, root: Path) -> None:
     if snapshot is None:
         await asyncio.to_thread(snapshot_files.withdraw, root)
         return
-    await _file_publisher(root)(snapshot)
+    await publish(snapshot)
 
 
 def main() -> None:

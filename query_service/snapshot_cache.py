@@ -170,6 +170,11 @@ class SnapshotCache:
         """Called with the new snapshot's id whenever the replica switches."""
 
     @property
+    def served_id(self) -> str | None:
+        """The id of the snapshot in memory now (no read)."""
+        return self._served.meta.id if self._served is not None else None
+
+    @property
     def loaded(self) -> bool:
         """True once the pointer was read successfully at least once."""
         return self._loaded

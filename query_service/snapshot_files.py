@@ -96,16 +96,18 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _prune(root: Path, *, keep: str) -> None:
-    """Delete all but the newest KEPT snapshot directories, and stray
-    temporaries of an interrupted write."""
-    directories = sorted(
-        (p for p in root.iterdir() if p.is_dir() and not p.is_symlink()),
+    """Delete all but the newest KEPT snapshot directories (`keep` among them),
+    and stray temporaries of an interrupted write."""
+    others = sorted(
+        (
+            p
+            for p in root.iterdir()
+            if p.is_dir() and not p.is_symlink() and p.name != keep
+        ),
         key=lambda p: p.stat().st_mtime,
         reverse=True,
     )
-    kept = 0
-    for path in directories:
-        if path.name == keep or (not path.name.startswith(".") and kept < KEPT - 1):
-            kept += path.name != keep
-            continue
+    finished = [p for p in others if not p.name.startswith(".")]
+    strays = [p for p in others if p.name.startswith(".")]
+    for path in finished[KEPT - 1 :] + strays:
         shutil.rmtree(path, ignore_errors=True)

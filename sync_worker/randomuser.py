@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -106,11 +105,6 @@ class RandomuserClient(Protocol):
         Raises:
             FetchFailed: a page could not be fetched within the allowed attempts.
         """
-
-
-def new_seed() -> str:
-    """A random 16-hex-character seed, the shape upstream generates itself."""
-    return secrets.token_hex(8)
 
 
 def page_sizes(results: int, per_request: int = MAX_USERS_PER_REQUEST) -> list[int]:

@@ -64,6 +64,15 @@ class EventStream:
         assert result is not None, f"the stream ended; it sent {self.seen}"
         return result
 
+    async def snapshot(
+        self, snapshot_id: str, timeout: float = 30
+    ) -> tuple[dict[str, Any], float]:
+        """The `snapshot` event of `snapshot_id`, and when it arrived."""
+        return await self.until(
+            lambda e: e["event"] == "snapshot" and e["data"]["id"] == snapshot_id,
+            timeout,
+        )
+
     async def first(self, count: int, timeout: float = 30) -> list[dict[str, Any]]:
         """The first `count` events of the stream."""
         async with asyncio.timeout(timeout), self._arrived:
@@ -104,9 +113,7 @@ async def test_a_snapshot_event_arrives_within_a_second_of_promotion(
     async with events(stack.base_url) as stream:
         command = await stack.trigger(results=40, seed="live-snapshot")
         attempt = await stack.attempt_of(command)
-        event, arrived = await stream.until(
-            lambda e: e["event"] == "snapshot" and e["data"]["id"] == attempt["sync_id"]
-        )
+        event, arrived = await stream.snapshot(attempt["sync_id"])
     assert attempt["state"] == "promoted", attempt
     late = arrived - _when(attempt["promoted_at"])
     assert late <= PUSH_DEADLINE, f"snapshot event {late:.3f}s after promotion"
@@ -147,12 +154,7 @@ async def test_after_a_replica_restart_a_resumed_client_misses_nothing(
         client = fs.client
         first = await client.sync(results=20, seed="live-resume-1")
         async with events(client.base_url) as stream:
-            seen, _ = await stream.until(
-                lambda e: (
-                    e["event"] == "snapshot"
-                    and e["data"]["id"] == first["snapshot"]["id"]
-                )
-            )
+            seen, _ = await stream.snapshot(first["snapshot"]["id"])
         last_id = seen["id"]
         # Every replica restarts (their histories are gone) while a sync runs.
         replicas = [name for name in fs.ready_urls() if name.startswith("query-")]

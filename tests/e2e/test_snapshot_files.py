@@ -70,9 +70,7 @@ async def test_a_promoted_snapshot_is_served_from_files_when_its_event_arrives(
     async with events(stack.base_url) as stream:
         command = await stack.trigger(results=30, seed="files-switch")
         attempt = await stack.attempt_of(command)
-        await stream.until(
-            lambda e: e["event"] == "snapshot" and e["data"]["id"] == attempt["sync_id"]
-        )
+        await stream.snapshot(attempt["sync_id"])
         # A plain reader (no revalidation) right after the event.
         status, got, _ = await _get(f"{stack.base_url}/queries/countries")
     assert status == 200
