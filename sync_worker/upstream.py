@@ -116,10 +116,12 @@ def parse_response(status: int, content_type: str | None, body: bytes) -> Upstre
     try:
         data = orjson.loads(stripped)
     except orjson.JSONDecodeError as exc:
-        # A JSON object that does not end with "}" was cut short; orjson
-        # reports the position of the unfinished token, not the end.
+        # A JSON object that does not end with "}" was cut short, and so is
+        # one whose parse ran out of data: a cut may fall right after a
+        # nested "}" (orjson's position counts characters, not bytes, so it
+        # cannot be compared with the body's length).
         cut = stripped[:1] == b"{" and stripped[-1:] != b"}"
-        if cut or exc.pos >= len(stripped):
+        if cut or exc.msg.startswith("unexpected end of data"):
             raise UpstreamError(
                 "truncated", f"JSON ends early after {len(body)} bytes"
             ) from exc

@@ -164,6 +164,18 @@ def test_a_body_cut_mid_document_is_truncated():
     assert failure(200, whole[: len(whole) // 2]).kind == "truncated"
 
 
+def test_a_body_cut_right_after_a_brace_among_non_latin_names_is_truncated():
+    # Seen in CI: the sample's Persian and other non-ASCII names make orjson's
+    # character position fall short of the byte length, and a cut after a
+    # nested "}" ends the body with a brace; it is still a cut, not bad JSON.
+    whole = sample("v1.4_seed-b92435b8050047da_results-111.json")
+    assert max(whole) > 0x7F, "the sample has non-ASCII characters"
+    half = whole[: len(whole) // 2]
+    cut = half[: half.rindex(b"}") + 1]
+
+    assert failure(200, cut).kind == "truncated"
+
+
 def test_an_empty_body_is_a_failure():
     assert failure(200, b"").kind == "empty_body"
     assert failure(200, b" \n").kind == "empty_body"
