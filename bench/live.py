@@ -80,14 +80,14 @@ async def plain_reader(base: str, syncs: int, users: int) -> list[float]:
             while True:
                 async with session.get(f"{base}/queries/countries") as response:
                     etag = response.headers.get("ETag")
-                    await response.read()
+                    body = await response.json()
                 if etag not in (None, before):
                     served = time.time()
                     break
                 await asyncio.sleep(POLL_SECONDS)
             attempt = await _promoted(session, base, command)
-            if etag != f'W/"{attempt["sync_id"]}"':
-                raise RuntimeError(f"served {etag}, promoted {attempt}")
+            if body["snapshot"]["id"] != attempt["sync_id"]:
+                raise RuntimeError(f"served {body['snapshot']}, promoted {attempt}")
             late.append(served - _when(attempt["promoted_at"]))
             log(f"sync {index + 1}: served {late[-1] * 1000:.1f} ms after promotion")
     return late

@@ -217,7 +217,10 @@ def print_report(results: Results, args: argparse.Namespace) -> None:
         " req/s ÷ static req/s, same run. At 5,000 users static and nginx ran in"
         f" {args.rounds} alternating rounds, best kept. Foreign load = cores used"
         " by processes outside the benchmark during the run (other work on this"
-        " shared machine; runs above 0.1 were repeated once).\n"
+        " shared machine; runs above 0.1 were repeated once)."
+        f" Access log (the gateway's JSON format, on disk): stack's nginx"
+        f" {'on' if args.access_log else 'off'}, static"
+        f" {'on' if args.static_access_log else 'off'}.\n"
     )
     print(comparison_table(results.comparisons))
     if results.alone:
@@ -259,6 +262,11 @@ def main() -> None:
         "--access-log", action="store_true", help="the stack's nginx logs every request"
     )
     parser.add_argument(
+        "--static-access-log",
+        action="store_true",
+        help="the static baseline logs every request too, in the gateway's format",
+    )
+    parser.add_argument(
         "--static-open-file-cache",
         action="store_true",
         help="give the static baseline open_file_cache too",
@@ -267,7 +275,13 @@ def main() -> None:
     started = time.monotonic()
     results = Results()
     static_dir = Path(tempfile.mkdtemp(prefix="bench-static-", dir="/dev/shm"))
-    static = StaticNginx(static_dir, open_file_cache=args.static_open_file_cache)
+    log_dir = Path(tempfile.mkdtemp(prefix="bench-static-log-"))
+    static = StaticNginx(
+        static_dir,
+        open_file_cache=args.static_open_file_cache,
+        # On disk, where the stack's nginx writes its own.
+        access_log=log_dir / "access.log" if args.static_access_log else None,
+    )
     log("starting the stack")
     try:
         options = BenchOptions(
@@ -282,6 +296,7 @@ def main() -> None:
     finally:
         static.stop()
         shutil.rmtree(static_dir, ignore_errors=True)
+        shutil.rmtree(log_dir, ignore_errors=True)
     print_report(results, args)
     print(f"\n(benchmark took {time.monotonic() - started:.0f} s)")
 

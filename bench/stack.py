@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import shutil
 import signal
 import subprocess
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Final, Self
 
 from bench.report import NGINX, log
 from contracts.topology import Topology
-from devstack.config import StackConfig
+from devstack.config import ROOT, StackConfig
 from devstack.readiness import free_port, port_open, wait_for
 from devstack.stack import Stack
 from tests.support.broker import delete_topology
@@ -37,10 +38,18 @@ class StaticNginx:
     settings as the stack's nginx.
     """
 
-    def __init__(self, directory: Path, *, open_file_cache: bool = False) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        open_file_cache: bool = False,
+        access_log: Path | None = None,
+    ) -> None:
         self.directory = directory
         self.port = free_port()
         self.open_file_cache = open_file_cache
+        self.access_log = access_log
+        """Log every request there as the gateway does (its format), or not."""
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -74,7 +83,7 @@ pid {root}/nginx.pid;
 error_log {root}/error.log warn;
 events {{ worker_connections 4096; }}
 http {{
-    access_log off;
+    {self._logging()}
     server_tokens off;
     sendfile on;
     tcp_nopush on;
@@ -105,6 +114,23 @@ http {{
             start_new_session=True,
         )
         wait_for(lambda: port_open("127.0.0.1", self.port), "static nginx", 10)
+
+    def _logging(self) -> str:
+        if self.access_log is None:
+            return "access_log off;"
+        gateway = (ROOT / "nginx" / "gateway.conf.in").read_text()
+        # The gateway's format, and the map of the correlation id it logs.
+        blocks = [
+            re.search(pattern, gateway, re.MULTILINE | re.DOTALL)
+            for pattern in (
+                r"^map \$http_x_correlation_id .*?^}",
+                r"^log_format gateway .*?;$",
+            )
+        ]
+        if not all(blocks):
+            raise RuntimeError("nginx/gateway.conf.in has no gateway log format")
+        text = "\n".join(block.group(0) for block in blocks if block)
+        return f"{text}\naccess_log {self.access_log} gateway;"
 
     def stop(self) -> None:
         """Stop nginx gracefully."""

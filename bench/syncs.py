@@ -80,7 +80,11 @@ class EventObserver:
 
 
 async def _etag(session: aiohttp.ClientSession, url: str) -> str | None:
-    async with session.get(f"{url}/queries/countries/names") as response:
+    """The tag of `/queries/countries` in gzip, as `_wait_visible` polls it."""
+    async with session.get(
+        f"{url}/queries/countries", headers={"Accept-Encoding": "gzip"}
+    ) as response:
+        await response.read()
         return response.headers.get("ETag")
 
 

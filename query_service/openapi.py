@@ -30,7 +30,12 @@ IF_NONE_MATCH: Final = Parameter(
     "An ETag from an earlier answer: 304 while the snapshot is the same.",
 )
 CACHE_HEADERS: Final = {
-    "ETag": Header("Weak tag of the snapshot (absent before the first sync)."),
+    "ETag": Header(
+        'The snapshot\'s tag (absent before the first sync): `W/"<snapshot id>"`, '
+        "except on /queries/countries and /queries/countries/names, which carry "
+        'the tag nginx gives the snapshot\'s file (`"<stamp>-<length>"` in hex, '
+        "one per encoding)."
+    ),
     "Cache-Control": Header(
         "`public, max-age=<CACHE_MAX_AGE_SECONDS>, must-revalidate`."
     ),
@@ -76,7 +81,7 @@ def document() -> Document:
         title="Randomuser connector: query API",
         description="Reads of the current snapshot (the last successful sync) "
         "and of the sync history. GET also answers HEAD. Responses of the "
-        "snapshot carry a weak ETag and honour If-None-Match with 304.",
+        "snapshot carry an ETag and honour If-None-Match with 304.",
         tag=TAG,
         tag_description="Read side",
         operations=[

@@ -85,16 +85,18 @@ async def countries(request: web.Request) -> web.Response:
     served = await request.app[SNAPSHOTS].current()
     if served is None:
         return _json_response(views.EMPTY_COUNTRIES, cache_control="no-cache")
-    headers = _validators(request.app, served)
+    gzipped = accepts_gzip(request.headers.get("Accept-Encoding", ""))
+    # Each encoding has its own tag, as nginx gives each file its own.
+    tag = served.countries_tags[gzipped]
+    headers = _validators(request.app, f'"{tag}"')
     headers["Vary"] = "Accept-Encoding"
-    if _matches(request, served):
+    if _matches(request, served, tag):
         return web.Response(status=304, headers=headers)
-    snapshot = served.snapshot
-    if accepts_gzip(request.headers.get("Accept-Encoding", "")):
+    if gzipped:
         headers["Content-Encoding"] = "gzip"
-        body = snapshot.countries_gzip
+        body = served.snapshot.countries_gzip
     else:
-        body = snapshot.countries_json
+        body = served.snapshot.countries_json
     headers["Content-Type"] = JSON
     return web.Response(body=body, headers=headers)
 
@@ -104,8 +106,8 @@ async def country_names(request: web.Request) -> web.Response:
     served = await request.app[SNAPSHOTS].current()
     if served is None:
         return _json_response(views.EMPTY_NAMES, cache_control="no-cache")
-    headers = _validators(request.app, served)
-    if _matches(request, served):
+    headers = _validators(request.app, f'"{served.names_tag}"')
+    if _matches(request, served, served.names_tag):
         return web.Response(status=304, headers=headers)
     headers["Content-Type"] = JSON
     return web.Response(body=served.snapshot.names_json, headers=headers)
@@ -120,7 +122,7 @@ async def country_users(request: web.Request) -> web.Response:
         raise Problem(
             404, "Unknown country", f"there is no country {name!r} in the current data"
         )
-    headers = _validators(request.app, served)
+    headers = _validators(request.app, served.etag)
     if _matches(request, served):
         return web.Response(status=304, headers=headers)
     start = (query.page - 1) * query.size
@@ -237,14 +239,13 @@ def accepts_gzip(accept_encoding: str) -> bool:
     return star
 
 
-def _validators(app: web.Application, served: ServedSnapshot) -> dict[str, str]:
-    # Weak: the gzip and identity bodies are the same representation.
+def _validators(app: web.Application, etag: str) -> dict[str, str]:
     # max-age=0 by default: caches revalidate every time and get a cheap 304
     # until the snapshot changes; CACHE_MAX_AGE_SECONDS trades freshness
     # for fewer revalidations.
     max_age = app[SETTINGS].cache_max_age_seconds
     return {
-        "ETag": served.etag,
+        "ETag": etag,
         "Cache-Control": f"public, max-age={max_age}, must-revalidate",
         # For nginx's micro-cache only (nginx never forwards it): keep this
         # until the end of the current second. A relative 1 s validity lasts
@@ -254,10 +255,14 @@ def _validators(app: web.Application, served: ServedSnapshot) -> dict[str, str]:
     }
 
 
-def _matches(request: web.Request, served: ServedSnapshot) -> bool:
+def _matches(request: web.Request, served: ServedSnapshot, *file_tags: str) -> bool:
+    """True when If-None-Match names the snapshot: its own weak tag, or one of
+    the tags of the files nginx serves it from (`file_tags`)."""
     tags = request.if_none_match
     # If-None-Match always compares weakly (RFC 9110 §13.1.2).
-    return tags is not None and any(tag.value in {"*", served.meta.id} for tag in tags)
+    return tags is not None and any(
+        tag.value in {"*", served.meta.id, *file_tags} for tag in tags
+    )
 
 
 def _parse_query(model: type[M], query: Mapping[str, str]) -> M:

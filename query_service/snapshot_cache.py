@@ -15,6 +15,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Final
 
+from query_service import snapshot_files
 from query_service.read_model import ReadModelUnavailable
 from query_service.records import CHUNK_USERS
 
@@ -41,6 +42,15 @@ class ServedSnapshot:
     def __init__(self, snapshot: Snapshot, read_model: ReadModelReader) -> None:
         self.snapshot = snapshot
         self.etag = f'W/"{snapshot.meta.id}"'
+        # The tags nginx gives the snapshot's files (snapshot_files), for the
+        # two reads it serves from them: one validator whoever answers.
+        stamp = snapshot_files.stamp(snapshot.meta.id)
+        # Indexed by "gzip accepted": identity first.
+        self.countries_tags = (
+            snapshot_files.etag(stamp, snapshot.countries_json),
+            snapshot_files.etag(stamp, snapshot.countries_gzip),
+        )
+        self.names_tag = snapshot_files.etag(stamp, snapshot.names_json)
         self.names = frozenset(c.name for c in snapshot.countries)
         self.totals = {c.name: c.user_count for c in snapshot.countries}
         self._read_model = read_model

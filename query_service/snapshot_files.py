@@ -6,14 +6,23 @@ into a directory named by the snapshot id, and then points the symlink
 `current` at it. Every step is atomic for a reader: the directory is written
 under a temporary name, its files fsynced, then renamed; `current` is
 replaced by renaming a new symlink over it. A reader (nginx) sees the old
-snapshot whole or the new one whole, never a mix, and an ETag made from the
-directory's name. Without `current` (nothing promoted yet, or a failed
-write), nginx asks the replicas.
+snapshot whole or the new one whole, never a mix. Without `current` (nothing
+promoted yet, or a failed write), nginx asks the replicas.
+
+Validators: nginx's own ETag, `"<mtime>-<size>"` in hex, so it answers 304s
+natively and does no more per request than for any file (reading the
+snapshot id from `current`'s target took a realpath() per request, the
+largest cost on that path: docs/BENCHMARKS.md). Every file gets the modification time `stamp(id)`,
+a pure function of the snapshot id, so a replica computes the very same tag
+for the same bytes (`etag`) and a reader gets one validator whichever of them
+answers. Two snapshots share a tag only if 31 bits of their ids' SHA-256 and
+the lengths of their bodies all coincide.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import shutil
@@ -31,6 +40,22 @@ CURRENT: Final = "current"
 KEPT: Final = 3
 """Snapshot directories kept, the current one included: a reader that resolved
 `current` just before it moved still finds its files."""
+
+
+def stamp(snapshot_id: str) -> int:
+    """The modification time of a snapshot's files, in seconds since the epoch.
+
+    The first 31 bits of the id's SHA-256: any snapshot id gives the same
+    stamp everywhere, and 31 bits stay a valid time for every file system.
+    """
+    digest = hashlib.sha256(snapshot_id.encode()).digest()
+    return int.from_bytes(digest[:4], "big") >> 1
+
+
+def etag(file_stamp: int, body: bytes) -> str:
+    """nginx's ETag of a file of `body` with modification time `file_stamp`,
+    without its quotes."""
+    return f"{file_stamp:x}-{len(body):x}"
 
 
 def publish(root: Path, snapshot: Snapshot) -> None:
@@ -62,12 +87,13 @@ def _publish(root: Path, snapshot: Snapshot) -> None:
     if not target.is_dir():
         staging = root / f".{name}.{uuid.uuid4().hex[:8]}"
         staging.mkdir()
+        mtime = stamp(name)
         for file, body in (
             ("countries.json", snapshot.countries_json),
             ("countries.json.gz", snapshot.countries_gzip),
             ("names.json", snapshot.names_json),
         ):
-            _write(staging / file, body)
+            _write(staging / file, body, mtime)
         _fsync_dir(staging)
         staging.rename(target)
     link = root / f".{CURRENT}.{uuid.uuid4().hex[:8]}"
@@ -78,10 +104,11 @@ def _publish(root: Path, snapshot: Snapshot) -> None:
     logger.info("snapshot %s published as files in %s", name, root)
 
 
-def _write(path: Path, body: bytes) -> None:
+def _write(path: Path, body: bytes, mtime: int) -> None:
     with path.open("wb") as file:
         file.write(body)
         file.flush()
+        os.utime(file.fileno(), (mtime, mtime))
         os.fsync(file.fileno())
     # nginx runs as another user: the files are world-readable.
     path.chmod(0o644)

@@ -41,6 +41,23 @@ def test_a_published_snapshot_is_current_with_its_three_bodies(tmp_path: Path) -
     assert (current / "countries.json").stat().st_mode & 0o777 == 0o644
 
 
+def test_files_are_dated_from_the_snapshot_id_alone(tmp_path: Path) -> None:
+    # nginx's ETag is "<mtime>-<size>": the same id gives the same date, so a
+    # replica can compute the tag; another id gives another date.
+    snapshot_files.publish(tmp_path / "a", snapshot("s1"))
+    snapshot_files.publish(tmp_path / "b", snapshot("s1"))
+    snapshot_files.publish(tmp_path / "c", snapshot("s2"))
+
+    def dates(root: Path) -> set[float]:
+        return {path.stat().st_mtime for path in (root / "current").iterdir()}
+
+    assert dates(tmp_path / "a") == dates(tmp_path / "b") == {1952320286}
+    assert (
+        dates(tmp_path / "c") == {snapshot_files.stamp("s2")} != dates(tmp_path / "a")
+    )
+    assert snapshot_files.etag(1952320286, b"x" * 300) == "745e0b1e-12c"
+
+
 def test_current_follows_each_promotion_and_old_directories_go(tmp_path: Path) -> None:
     (tmp_path / ".s0.dead").mkdir()  # an interrupted write
     for index in range(1, 6):
