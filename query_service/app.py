@@ -15,6 +15,7 @@ from common.http import problem, request_context_middleware
 from common.metrics import add_metrics_route, http_metrics_middleware
 from common.retrying import log_retry
 from contracts.topology import Topology
+from query_service.history import setup_history_routes
 from query_service.live import LiveFeed, LiveHub
 from query_service.notices import NoticeListener
 from query_service.read_model import MongoReadModel, ReadModelUnavailable
@@ -60,6 +61,7 @@ def create_app(
     add_health_routes(app, readiness)
     add_metrics_route(app)
     setup_routes(app)
+    setup_history_routes(app)
     app.cleanup_ctx.append(_read_model_context(settings, read_model))
     app.cleanup_ctx.append(_snapshot_cache_context)
     app.cleanup_ctx.append(_live_context)

@@ -15,7 +15,7 @@ from query_service.mongo import (
     MongoCollections,
     unavailable_on_connection_errors,
 )
-from query_service.records import CountryUsers, Pointer, Snapshot
+from query_service.records import CountryUsers, Pointer, Snapshot, SnapshotMeta
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,29 @@ class SnapshotDocuments(MongoCollections):
             countries_gzip=bodies["gzip"],
             names_json=bytes(doc["names_json"]),
         )
+
+    @unavailable_on_connection_errors
+    async def snapshots(
+        self, *, skip: int, limit: int
+    ) -> tuple[list[SnapshotMeta], int]:
+        """Promoted snapshots still kept, newest first, and how many there are.
+
+        Only those up to the current one: a snapshot written but not yet
+        promoted (or about to be discarded as superseded) is not listed.
+        """
+        pointer = await self.pointer()
+        if pointer is None:
+            return [], 0
+        kept = {"order_key": {"$lte": pointer.order_key}}
+        total = await self._snapshots.count_documents(kept)
+        docs = (
+            await self._snapshots.find(kept, {"meta": 1})
+            .sort([("order_key", DESCENDING)])
+            .skip(skip)
+            .limit(limit)
+            .to_list()
+        )
+        return [meta_from(doc["meta"]) for doc in docs], total
 
     @unavailable_on_connection_errors
     async def country(self, snapshot_id: str, name: str) -> CountryUsers | None:

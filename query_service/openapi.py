@@ -43,6 +43,16 @@ CACHE_HEADERS: Final = {
 NOT_MODIFIED: Final = Response(
     "Not modified: the snapshot still has this ETag.", headers=CACHE_HEADERS
 )
+SNAPSHOT_ID: Final = Parameter(
+    "id", "path", "A snapshot's id (the sync that made it).", example="a1b2c3"
+)
+IMMUTABLE_HEADERS: Final = {
+    "ETag": Header('`W/"<snapshot id>"` (a diff: both ids).'),
+    "Cache-Control": Header("`public, max-age=31536000, immutable`."),
+}
+GONE: Final = problem(
+    "The snapshot was promoted but is no longer kept (SNAPSHOTS_KEPT)."
+)
 UNAVAILABLE: Final = problem(
     "The read model cannot be reached (or the snapshot changed while read); retry.",
     **{"Retry-After": RETRY_AFTER},
@@ -75,12 +85,13 @@ def document() -> Document:
     """The OpenAPI 3.1 document of the query API."""
     # routes.py imports this module to serve the document, so the query model
     # is imported once both modules are loaded.
+    from query_service.history import DiffQuery, HistoryQuery
     from query_service.routes import PageQuery
 
     return api_document(
         title="Randomuser connector: query API",
-        description="Reads of the current snapshot (the last successful sync) "
-        "and of the sync history. GET also answers HEAD. Responses of the "
+        description="Reads of the current snapshot (the last successful sync), "
+        "of the kept snapshots and of the sync history. GET also answers HEAD. Responses of the "
         "snapshot carry an ETag and honour If-None-Match with 304.",
         tag=TAG,
         tag_description="Read side",
@@ -123,6 +134,65 @@ def document() -> Document:
                     400: problem("`page` or `size` is out of range or not a number."),
                     404: problem("No such country in the current snapshot."),
                 },
+            ),
+            Operation(
+                "get",
+                "/queries/snapshots",
+                "listSnapshots",
+                "The kept snapshots, newest first",
+                {
+                    200: Response(
+                        "One page of the snapshots kept (SNAPSHOTS_KEPT); never"
+                        " cached (`Cache-Control: no-store`).",
+                        views.SnapshotListBody,
+                    ),
+                    422: problem("`page` or `size` is out of range or not a number."),
+                    503: UNAVAILABLE,
+                },
+                query=HistoryQuery,
+            ),
+            Operation(
+                "get",
+                "/queries/snapshots/{id}/countries",
+                "getSnapshotCountries",
+                "A kept snapshot's countries, as /queries/countries served them",
+                {
+                    200: Response(
+                        "The snapshot (gzip when accepted); immutable, so cacheable"
+                        " for good.",
+                        views.CountriesBody,
+                        headers=IMMUTABLE_HEADERS,
+                    ),
+                    304: NOT_MODIFIED,
+                    404: problem("No snapshot of this id was promoted."),
+                    410: GONE,
+                    503: UNAVAILABLE,
+                },
+                parameters=[SNAPSHOT_ID, IF_NONE_MATCH],
+            ),
+            Operation(
+                "get",
+                "/queries/snapshots/{id}/diff",
+                "diffSnapshots",
+                "What changed from another snapshot to this one, per country",
+                {
+                    200: Response(
+                        "Users added, removed and changed (matched by e-mail"
+                        " within a country), with counts; immutable.",
+                        views.DiffBody,
+                        headers=IMMUTABLE_HEADERS,
+                    ),
+                    304: NOT_MODIFIED,
+                    404: problem(
+                        "No snapshot of this id (or of `from`) was promoted, or"
+                        " `country` is in neither."
+                    ),
+                    410: GONE,
+                    422: problem("`from` is missing or `country` is too long."),
+                    503: UNAVAILABLE,
+                },
+                parameters=[SNAPSHOT_ID, IF_NONE_MATCH],
+                query=DiffQuery,
             ),
             Operation(
                 "get",

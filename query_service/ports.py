@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         Failure,
         Pointer,
         Snapshot,
+        SnapshotMeta,
         StagedCountry,
         SyncRecord,
         SyncStatus,
@@ -51,6 +52,12 @@ class ReadModelReader(Protocol):
     ) -> tuple[UserRow, ...] | None:
         """Users `chunk * CHUNK_USERS` onwards (at most CHUNK_USERS) of a country,
         or None when the snapshot, the country or the chunk does not exist."""
+
+    async def snapshots(
+        self, *, skip: int, limit: int
+    ) -> tuple[list[SnapshotMeta], int]:
+        """Promoted snapshots still kept, newest first: `limit` of them after
+        the first `skip`, and how many are kept in all."""
 
     async def sync_status(self, *, recent: int) -> SyncStatus:
         """The current snapshot, the last `recent` sync attempts and dead letters."""

@@ -52,7 +52,7 @@ logger = logging.getLogger(__name__)
 class ProjectionConfig:
     """Tunables of the projection."""
 
-    snapshots_kept: int = 3
+    snapshots_kept: int = 48
     stale_after: timedelta = timedelta(hours=1)
     sync_retention: timedelta = timedelta(days=30)
     gzip_level: int = 6

@@ -84,7 +84,7 @@ async def countries(request: web.Request) -> web.Response:
     """Every country with its users: the precomputed bytes, gzip when accepted."""
     served = await request.app[SNAPSHOTS].current()
     if served is None:
-        return _json_response(views.EMPTY_COUNTRIES, cache_control="no-cache")
+        return json_response(views.EMPTY_COUNTRIES, cache_control="no-cache")
     gzipped = accepts_gzip(request.headers.get("Accept-Encoding", ""))
     # Each encoding has its own tag, as nginx gives each file its own.
     tag = served.countries_tags[gzipped]
@@ -105,7 +105,7 @@ async def country_names(request: web.Request) -> web.Response:
     """Every country's name and counts, without users (precomputed bytes)."""
     served = await request.app[SNAPSHOTS].current()
     if served is None:
-        return _json_response(views.EMPTY_NAMES, cache_control="no-cache")
+        return json_response(views.EMPTY_NAMES, cache_control="no-cache")
     headers = _validators(request.app, f'"{served.names_tag}"')
     if _matches(request, served, served.names_tag):
         return web.Response(status=304, headers=headers)
@@ -115,7 +115,7 @@ async def country_names(request: web.Request) -> web.Response:
 
 async def country_users(request: web.Request) -> web.Response:
     """One page of one country's users; the name in the path is URL-decoded."""
-    query = _parse_query(PageQuery, request.query)
+    query = parse_query(PageQuery, request.query)
     name = request.match_info["name"]
     served = await request.app[SNAPSHOTS].current()
     if served is None or name not in served.names:
@@ -150,7 +150,7 @@ async def sync_status(request: web.Request) -> web.Response:
     """The current snapshot, recent sync attempts and dead letters; never cached."""
     settings = request.app[SETTINGS]
     status = await request.app[READ_MODEL].sync_status(recent=settings.status_history)
-    return _json_response(views.sync_status_body(status), cache_control=NO_STORE)
+    return json_response(views.sync_status_body(status), cache_control=NO_STORE)
 
 
 async def events(request: web.Request) -> web.StreamResponse:
@@ -265,20 +265,21 @@ def _matches(request: web.Request, served: ServedSnapshot, *file_tags: str) -> b
     )
 
 
-def _parse_query(model: type[M], query: Mapping[str, str]) -> M:
+def parse_query(model: type[M], query: Mapping[str, str], *, status: int = 400) -> M:
+    """The query string as `model`; a Problem naming the first bad parameter."""
     try:
         return model.model_validate(dict(query))
     except ValidationError as exc:
         error = exc.errors()[0]
         parameter = ".".join(str(part) for part in error["loc"])
         raise Problem(
-            400,
+            status,
             "Invalid query parameter",
             f"query parameter {parameter!r}: {error['msg']}",
         ) from exc
 
 
-def _json_response(
+def json_response(
     body: object, *, cache_control: str, status: int = 200
 ) -> web.Response:
     return web.Response(

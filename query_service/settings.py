@@ -91,9 +91,12 @@ class ProjectorSettings(MongoSettings):
         default=8201, ge=0, le=65535, description="Port of /healthz and /readyz."
     )
     snapshots_kept: PositiveInt = Field(
-        default=3,
-        le=100,
-        description="Promoted snapshots kept (the current one included); older ones are deleted.",
+        default=48,
+        le=1000,
+        description=(
+            "Promoted snapshots kept (the current one included), the history"
+            " /queries/snapshots serves; older ones are deleted."
+        ),
     )
     stale_sync_seconds: PositiveFloat = Field(
         default=3600.0,

@@ -136,6 +136,66 @@ class SyncStatusBody(TypedDict):
     last_dead_letter: DeadLetterBody | None
 
 
+class KeptSnapshotBody(SnapshotBody):
+    """One kept snapshot, in /queries/snapshots."""
+
+    current: Annotated[bool, Field(description="The snapshot readers get now.")]
+
+
+class SnapshotListBody(TypedDict):
+    """One page of the kept snapshots, newest first."""
+
+    snapshots: list[KeptSnapshotBody]
+    page: PositiveInt
+    size: PositiveInt
+    total: NonNegativeInt
+    pages: NonNegativeInt
+
+
+class DiffCountsBody(TypedDict):
+    """How many users were added, removed and changed."""
+
+    added: NonNegativeInt
+    removed: NonNegativeInt
+    changed: NonNegativeInt
+
+
+class ChangedUserBody(TypedDict):
+    """A user of the same e-mail in both snapshots, with other fields."""
+
+    before: UserRow
+    after: UserRow
+
+
+class CountryDiffBody(TypedDict):
+    """What changed in one country (listed only when something did)."""
+
+    name: str
+    counts: DiffCountsBody
+    added: list[UserRow]
+    removed: list[UserRow]
+    changed: list[ChangedUserBody]
+
+
+# "from" is a keyword: the functional form.
+DiffBody = TypedDict(
+    "DiffBody",
+    {
+        "from": SnapshotBody,
+        "to": SnapshotBody,
+        "counts": DiffCountsBody,
+        "countries": Annotated[
+            list[CountryDiffBody], Field(description="Sorted by name.")
+        ],
+    },
+)
+DiffBody.__doc__ = """What changed from one snapshot to another, per country.
+
+Users are matched by e-mail within a country: a user who moved to another
+country is removed from one and added to the other.
+"""
+
+
 EMPTY_COUNTRIES: Final[CountriesBody] = {"countries": [], "snapshot": None}
 EMPTY_NAMES: Final[NamesBody] = {"countries": [], "snapshot": None}
 

@@ -37,6 +37,7 @@ from query_service.read_model import MongoReadModel
 from tests.e2e.conftest import ARTIFACTS, StackClient, stack_config
 from tests.support.broker import delete_topology
 from tests.support.eventually import eventually
+from tests.support.simulator import served_pages
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Mapping
@@ -224,24 +225,9 @@ class FaultStack:
         one complete 200 answer per page, pages in order.
 
         The oracle of the fault tests: what upstream actually sent, from the
-        simulator's own record, not recomputed with the production client. A
-        page answered twice (a retried or redelivered fetch) counts once: the
-        same seed and page give the same users.
+        simulator's own record, not recomputed with the production client.
         """
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(f"{self.stack.sim_url}/_sim/served") as response,
-        ):
-            record = await response.json()
-        pages: dict[int, list[dict[str, Any]]] = {}
-        for request in record["requests"]:
-            params = request["params"]
-            if (
-                params.get("seed") == seed
-                and request["status"] == 200
-                and request["complete"]
-            ):
-                pages[int(params.get("page", "1"))] = request["users"]
+        pages = await served_pages(self.stack.sim_url, seed)
         users = [user for page in sorted(pages) for user in pages[page]]
         assert results is None or len(users) == results, (
             f"the simulator served {len(users)} users for {seed}"

@@ -340,6 +340,27 @@ class TestReadModelContract:
         assert await read_model.country("s0", "Norway") is None
         assert await read_model.country("s1", "Norway") is not None
 
+    async def test_the_kept_snapshots_are_listed_newest_first_up_to_the_current(
+        self, read_model: ReadModel
+    ) -> None:
+        assert await read_model.snapshots(skip=0, limit=10) == ([], 0)
+        for number in (3, 1, 4, 2):
+            await read_model.write_snapshot(
+                snapshot(f"s{number}", f"k{number}"), [CountryUsers("Norway", rows(1))]
+            )
+        # s4 is written but not promoted: not part of the history yet.
+        await read_model.move_pointer("s3", "k3")
+
+        first, total = await read_model.snapshots(skip=0, limit=2)
+        rest, _ = await read_model.snapshots(skip=2, limit=2)
+
+        assert total == 3
+        assert [meta.id for meta in first] == ["s3", "s2"]
+        assert [meta.id for meta in rest] == ["s1"]
+        assert first[0] == SnapshotMeta(
+            id="s3", synced_at=T0, user_count=3, country_count=1
+        )
+
     async def test_garbage_collection_clears_staged_data_of_finished_syncs_only(
         self, read_model: ReadModel
     ) -> None:

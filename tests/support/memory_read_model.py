@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         DeadLetter,
         Failure,
         Snapshot,
+        SnapshotMeta,
         SyncState,
         UserRow,
     )
@@ -78,6 +79,21 @@ class InMemoryReadModel:
         """A stored snapshot, or None."""
         self._enter("snapshot")
         return self._snapshots.get(snapshot_id)
+
+    async def snapshots(
+        self, *, skip: int, limit: int
+    ) -> tuple[list[SnapshotMeta], int]:
+        """Promoted snapshots still kept, newest first, as MongoReadModel lists them."""
+        self._enter("snapshots")
+        if self._pointer is None:
+            return [], 0
+        current = self._pointer.order_key
+        kept = sorted(
+            (s for s in self._snapshots.values() if s.order_key <= current),
+            key=lambda s: s.order_key,
+            reverse=True,
+        )
+        return [s.meta for s in kept[skip : skip + limit]], len(kept)
 
     async def country(self, snapshot_id: str, name: str) -> CountryUsers | None:
         """One country of a snapshot, or None."""

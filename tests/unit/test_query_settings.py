@@ -23,7 +23,7 @@ def test_the_projector_defaults_match_the_documented_ones():
     settings = ProjectorSettings(_env_file=None)
 
     assert (settings.health_host, settings.health_port) == ("127.0.0.1", 8201)
-    assert settings.snapshots_kept == 3
+    assert settings.snapshots_kept == 48
     assert settings.mongo_timeout_seconds == 2.0
 
 
