@@ -2,7 +2,9 @@
 //
 // Data flow: GET /queries/countries (one consistent snapshot, revalidated by ETag) and
 // GET /queries/sync-status, fetched again when /queries/events (live.js) announces a
-// new snapshot or a sync's start, failure or completion; polled while the stream is down. Users are paged and filtered in the browser: the whole
+// new snapshot or a sync's start, failure or completion; polled while the stream is
+// down. The history panel (history.js) lists the kept snapshots and what changed in
+// the selected country. Users are paged and filtered in the browser: the whole
 // snapshot is a single cacheable document (~50 kB gzip for 5,000 users), paging it
 // locally keeps every page of one country from the same snapshot, and only one page of
 // rows is ever in the DOM, so 5,000 users stay smooth.
@@ -10,6 +12,7 @@
 import { ApiError, getJson, normaliseCountries, searchKey, snapshotOf } from "./api.js";
 import { renderCountryChart, renderGenderChart } from "./charts.js";
 import { byId, el, fill, fillIfChanged } from "./dom.js";
+import { showCountry, showSnapshot, showStatus } from "./history.js";
 import { subscribe } from "./live.js";
 import { deriveSync, renderStatus, renderWarning } from "./status.js";
 
@@ -132,6 +135,17 @@ async function loadAll() {
     state.errors.status = `Could not load the sync status (${describe(status.reason)}).`;
   }
   renderAll();
+  updateHistory();
+}
+
+let historyFor = null; // the snapshot the history panel compares against
+
+function updateHistory() {
+  if (state.status !== null) showStatus(state.status);
+  const shown = state.snapshot?.id ?? null;
+  if (shown === null || shown === historyFor) return;
+  historyFor = shown;
+  showSnapshot(shown, state.selected);
 }
 
 /** Fetch the sync status only: never swaps the data under the operator. */
@@ -152,6 +166,7 @@ async function refreshStatus() {
     return;
   }
   renderStatusArea();
+  updateHistory();
 }
 
 // ---- live updates ------------------------------------------------------------------
@@ -326,6 +341,7 @@ function selectCountry(name) {
   ui.country.value = name;
   renderUsers();
   renderCharts();
+  showCountry(name);
 }
 
 function setFilter(text) {

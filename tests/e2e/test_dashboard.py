@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -19,6 +20,7 @@ from playwright.async_api import (
 )
 
 from tests.support.browser import chromium, record_problems
+from tests.support.simulator import served_pages
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -381,3 +383,46 @@ async def test_the_dashboard_fits_a_phone_screen(
     await expect(phone.page.locator("#reload")).to_be_in_viewport()
     await phone.screenshot("dashboard-mobile.png")
     assert phone.problems == []
+
+
+async def _norway_emails(stack: StackClient, seed: str) -> Counter[str]:
+    """E-mails of Norway's users the simulator recorded serving for `seed`."""
+    pages = await served_pages(stack.sim_url, seed)
+    return Counter(
+        user["email"]
+        for users in pages.values()
+        for user in users
+        if user["country"] == "Norway"
+    )
+
+
+async def test_the_history_panel_lists_snapshots_and_what_changed(
+    stack: StackClient, dashboard: Dashboard
+) -> None:
+    first = await stack.sync(results=40, nationalities=["NO"], seed="dashhistone")
+    second = await stack.sync(
+        results=50, nationalities=["NO", "FR"], seed="dashhisttwo"
+    )
+    before = await _norway_emails(stack, "dashhistone")
+    after = await _norway_emails(stack, "dashhisttwo")
+    added, removed = (after - before).total(), (before - after).total()
+    await dashboard.open()
+    await dashboard.page.select_option("#country", "Norway")
+
+    history = dashboard.page.locator("#history-list li")
+    newest = history.first
+    await expect(newest).to_have_attribute("data-id", second["snapshot"]["id"])
+    await expect(newest).to_contain_text("current")
+    await expect(newest).to_contain_text("50 users in 2 countries")
+    await expect(history.nth(1)).to_have_attribute("data-id", first["snapshot"]["id"])
+    assert (
+        await dashboard.page.locator("#compare-with").input_value()
+        == (first["snapshot"]["id"])
+    )
+    await expect(dashboard.page.locator("#changes-summary")).to_contain_text(
+        f"{added:,} added, {removed:,} removed"
+    )
+    await expect(dashboard.page.locator("#changes-summary")).to_contain_text(
+        "in Norway"
+    )
+    assert dashboard.problems == []
