@@ -1,8 +1,9 @@
 """Declaring the broker topology `contracts.topology` names: exchanges, quorum
-work queues with their dead-letter queues, the dead-letter tap."""
+work queues with their dead-letter queues, the dead-letter tap, the event log."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from aio_pika import ExchangeType
@@ -94,19 +95,68 @@ async def declare_sync_requests_queue(
 
 
 PROJECTED_EVENTS: Final = ("users.fetched", "sync.completed", "sync.failed")
+MAX_SEGMENT_BYTES: Final = 100_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class EventLogRetention:
+    """What the event log stream keeps: `max_age` in RabbitMQ's notation
+    (`7D`, `12h`), and at most `max_bytes`."""
+
+    max_age: str
+    max_bytes: int
+
+
+async def declare_event_log(
+    channel: AbstractChannel, topology: Topology, retention: EventLogRetention
+) -> AbstractQueue:
+    """Declare the event log: a stream bound to every command and event.
+
+    It keeps a copy of each message for its retention, whoever consumes the
+    work queues; readers attach at any offset (`first`, a timestamp) and read
+    without removing anything. Retention drops whole segments, so a segment
+    is at most an eighth of `max_bytes` (and 100 MB). Declarations must agree:
+    a second one with other arguments is refused (PRECONDITION_FAILED).
+    """
+    log = await channel.declare_queue(
+        topology.event_log_queue,
+        durable=True,
+        arguments={
+            "x-queue-type": "stream",
+            "x-max-age": retention.max_age,
+            "x-max-length-bytes": retention.max_bytes,
+            "x-stream-max-segment-size-bytes": min(
+                MAX_SEGMENT_BYTES, retention.max_bytes // 8
+            ),
+        },
+    )
+    await log.bind(
+        topology.commands_exchange,
+        routing_key=SyncRequested.model_fields["message_type"].default,
+    )
+    for key in PROJECTED_EVENTS:
+        await log.bind(topology.events_exchange, routing_key=key)
+    return log
 
 
 async def declare_projector_queue(
-    channel: AbstractChannel, topology: Topology, *, delivery_limit: int
+    channel: AbstractChannel,
+    topology: Topology,
+    *,
+    delivery_limit: int,
+    event_log: EventLogRetention | None = None,
 ) -> AbstractQueue:
-    """Declare the exchanges and the projector's queue of sync events.
+    """Declare the exchanges and the projector's queue of sync events, and the
+    event log unless `event_log` is None.
 
-    Both the projector and the sync worker declare it (identically), so
+    Both the projector and the sync worker declare them (identically), so
     events published before the projector's first start are kept, not
     returned as unroutable. The dead-letter tap comes with it, for the same reason.
     """
     await declare_exchanges(channel, topology)
     await declare_dead_letter_tap(channel, topology, delivery_limit=delivery_limit)
+    if event_log is not None:
+        await declare_event_log(channel, topology, event_log)
     return await declare_work_queue(
         channel,
         topology,

@@ -39,6 +39,19 @@ class BaseServiceSettings(BaseSettings):
         le=100,
         description="Deliveries of one message before it is dead-lettered.",
     )
+    event_log_max_age: str = Field(
+        default="7D",
+        pattern=r"^[0-9]{1,6}(Y|M|D|h|m|s)$",
+        description="How long the event log stream keeps messages (RabbitMQ's"
+        " x-max-age: 7D, 12h, ...). The sync worker and the projector both declare"
+        " the stream: give them the same value.",
+    )
+    event_log_max_bytes: PositiveInt = Field(
+        default=2_000_000_000,
+        ge=10_000_000,
+        description="The most the event log stream keeps on disk, in bytes"
+        " (x-max-length-bytes); the oldest segments go first.",
+    )
     log_level: LogLevel = "INFO"
     log_format: Literal["json", "text"] = "json"
     startup_timeout_seconds: PositiveFloat = Field(

@@ -11,7 +11,6 @@ and consumers are idempotent by `message_id`.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -20,15 +19,13 @@ import aio_pika
 from aio_pika import DeliveryMode
 
 from common.amqp import latest_death
-from common.amqp_cluster import connect_once
+from connector_cli import broker
+from connector_cli.broker import BrokerError
 from contracts.topology import Topology
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
     from aio_pika.abc import (
         AbstractChannel,
-        AbstractConnection,
         AbstractIncomingMessage,
         AbstractQueue,
     )
@@ -44,7 +41,7 @@ _DEATH_HEADERS: Final = frozenset(
 )  # fmt: skip
 
 
-class DlqError(Exception):
+class DlqError(BrokerError):
     """The dead-letter queue could not be read or replayed; `str()` says why."""
 
 
@@ -105,7 +102,7 @@ async def peek(
 
     Every message taken is returned to the queue before this returns.
     """
-    async with _connection(settings) as connection:
+    async with broker.connection(settings) as connection:
         channel = await connection.channel()
         queue, count = await _dlq(channel, settings, name)
         taken: list[AbstractIncomingMessage] = []
@@ -143,7 +140,7 @@ async def replay(
         DlqError: the broker refused or returned a copy; that message and the
             ones after it stay in the dead-letter queue.
     """
-    async with _connection(settings) as connection:
+    async with broker.connection(settings) as connection:
         channel = await connection.channel(
             publisher_confirms=True, on_return_raises=True
         )
@@ -218,20 +215,6 @@ async def _dlq(
     except aio_pika.exceptions.ChannelClosed as exc:
         raise DlqError(f"there is no queue {dlq_name}: {exc}") from None
     return queue, queue.declaration_result.message_count or 0
-
-
-@contextlib.asynccontextmanager
-async def _connection(settings: CliSettings) -> AsyncIterator[AbstractConnection]:
-    try:
-        connection = await connect_once(
-            settings.amqp_url,
-            name="randomuser-connector cli",
-            connect_timeout=settings.connector_timeout_seconds,
-        )
-    except (OSError, TimeoutError, aio_pika.exceptions.AMQPError) as exc:
-        raise DlqError(f"cannot connect to RabbitMQ: {exc!r}") from None
-    async with connection:
-        yield connection
 
 
 def _text(value: object) -> str | None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
 import orjson
 
 from common.settings import load_settings
-from connector_cli import api, dlq
+from connector_cli import api, broker, dlq, events
 from connector_cli.settings import CliSettings
 from contracts.commands import MAX_SYNC_RESULTS, NATIONALITIES, split_nationalities
 
@@ -25,7 +26,7 @@ ENVIRONMENT: Final = """\
 environment:
   CONNECTOR_URL   origin of the HTTP API (default http://127.0.0.1:8080)
   COMMAND_TOKEN   bearer token for `sync`
-  AMQP_URL        RabbitMQ, for `dlq` (default amqp://guest:guest@127.0.0.1:5672/)
+  AMQP_URL        RabbitMQ, for `dlq` and `events` (default amqp://guest:guest@127.0.0.1:5672/)
   AMQP_NAMESPACE  prefix of the queue names, as the services use it
 """
 
@@ -70,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="randomuser-connector",
         description="Operate the Randomuser connector: trigger syncs, read their "
-        "status, inspect and replay dead-lettered messages.",
+        "status, inspect and replay dead-lettered messages, read the event log.",
         epilog=ENVIRONMENT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -110,7 +111,27 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--limit", type=positive, default=None, help="replay at most N (default all)"
     )
+    log = commands.add_parser(
+        "events", help="show the event log: every sync command and event kept"
+    )
+    log.add_argument("--sync", help="only this sync (its id or its command's id)")
+    log.add_argument(
+        "--since",
+        type=timestamp,
+        help="from about this time (ISO 8601; the stream starts at the chunk"
+        " holding it); default the oldest kept",
+    )
+    log.add_argument("--json", action="store_true", help="print JSON")
     return parser
+
+
+def timestamp(value: str) -> datetime:
+    """`--since`: an ISO 8601 time; UTC when it names no offset."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -126,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     try:
         return asyncio.run(_run(args, settings))
-    except (api.ApiError, dlq.DlqError) as exc:
+    except (api.ApiError, broker.BrokerError) as exc:
         sys.stderr.write(f"randomuser-connector: {exc}\n")
         return EXIT_FAILED
 
@@ -139,6 +160,12 @@ async def _run(args: argparse.Namespace, settings: CliSettings) -> int:
     elif args.command == "status":
         status = await api.sync_status(settings)
         print(_json(status) if args.json else api.format_status(status))
+    elif args.command == "events":
+        entries = await events.logged(settings, since=args.since, sync=args.sync)
+        if args.json:
+            print(_json([events.as_json(entry) for entry in entries]))
+        else:
+            print(events.format_logged(entries))
     elif args.dlq_command == "list":
         count, letters = await dlq.peek(settings, args.queue, args.limit)
         if args.json:

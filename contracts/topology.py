@@ -55,6 +55,12 @@ class Topology:
         return self._name("query_service.projector")
 
     @property
+    def event_log_queue(self) -> str:
+        """Stream keeping a copy of every command and event, replayable from any
+        offset within its retention (rebuilds and audits read it)."""
+        return self._name("randomuser.event_log")
+
+    @property
     def dead_letter_tap_queue(self) -> str:
         """Projector's copy of every dead letter, bound to the dead-letter exchange
         with each work queue's name: it counts them in the read model."""

@@ -19,7 +19,11 @@ from tenacity import (
 
 from common.amqp import connect
 from common.consuming import run_consumer
-from common.declare import declare_dead_letter_tap, declare_projector_queue
+from common.declare import (
+    EventLogRetention,
+    declare_dead_letter_tap,
+    declare_projector_queue,
+)
 from common.health import Readiness, serve_health
 from common.lifecycle import run_worker, stop_event_on_signals
 from common.retrying import log_retry
@@ -92,7 +96,12 @@ async def run(
         await channel.set_qos(prefetch_count=settings.amqp_prefetch_count)
         topology = Topology(settings.amqp_namespace)
         queue = await declare_projector_queue(
-            channel, topology, delivery_limit=settings.amqp_delivery_limit
+            channel,
+            topology,
+            delivery_limit=settings.amqp_delivery_limit,
+            event_log=EventLogRetention(
+                settings.event_log_max_age, settings.event_log_max_bytes
+            ),
         )
         tap = await declare_dead_letter_tap(
             channel, topology, delivery_limit=settings.amqp_delivery_limit

@@ -13,7 +13,11 @@ import aiohttp
 
 from common.amqp import AmqpPublisher, connect
 from common.consuming import run_consumer
-from common.declare import declare_projector_queue, declare_sync_requests_queue
+from common.declare import (
+    EventLogRetention,
+    declare_projector_queue,
+    declare_sync_requests_queue,
+)
 from common.health import Readiness, serve_health
 from common.lifecycle import stop_event_on_signals
 from contracts.topology import Topology
@@ -79,7 +83,12 @@ async def run(
         # Events are published as mandatory: the projector's queue must exist
         # even if the projector has never started yet.
         await declare_projector_queue(
-            channel, topology, delivery_limit=settings.amqp_delivery_limit
+            channel,
+            topology,
+            delivery_limit=settings.amqp_delivery_limit,
+            event_log=EventLogRetention(
+                settings.event_log_max_age, settings.event_log_max_bytes
+            ),
         )
         service = SyncService(
             randomuser,

@@ -1,6 +1,6 @@
 """Snapshot history through nginx, on the real read model: the list, an old
 snapshot byte for byte as it was served, and a diff graded against what the
-simulator recorded serving."""
+simulator recorded serving; and the event log the services keep."""
 
 from __future__ import annotations
 
@@ -9,6 +9,11 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
+from common.amqp_cluster import connect_once
+from common.event_log import read_event_log
+from contracts.commands import SyncRequested
+from contracts.events import SyncCompleted, UsersFetched
+from contracts.topology import Topology
 from tests.support.simulator import served_pages
 
 if TYPE_CHECKING:
@@ -89,3 +94,35 @@ async def test_history_errors_are_problems_through_nginx(stack: StackClient) -> 
     assert no_base[:2] == (422, "application/problem+json")
     assert b"'from'" in no_base[2]
     assert bad_page[:2] == (422, "application/problem+json")
+
+
+async def test_the_event_log_keeps_a_sync_from_command_to_completion(
+    stack: StackClient,
+) -> None:
+    command = await stack.trigger(results=25, seed="history-log")
+    attempt = await stack.attempt_of(command)
+    config = stack.stack.config
+    connection = await connect_once(
+        config.amqp_url, name="test-log", connect_timeout=10
+    )
+    try:
+        logged = [
+            entry.message
+            async for entry in read_event_log(
+                connection, Topology(config.amqp_namespace)
+            )
+        ]
+    finally:
+        await connection.close()
+
+    mine = [
+        m
+        for m in logged
+        if getattr(m, "command_id", None) == command
+        or getattr(m, "sync_id", None) == attempt["sync_id"]
+    ]
+    assert isinstance(mine[0], SyncRequested)
+    assert isinstance(mine[-1], SyncCompleted)
+    batches = [m for m in mine if isinstance(m, UsersFetched)]
+    assert sorted(b.batch_index for b in batches) == list(range(len(batches)))
+    assert sum(len(b.users) for b in batches) == 25

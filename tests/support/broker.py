@@ -29,6 +29,7 @@ async def delete_topology(amqp_url: str, topology: Topology) -> None:
         ]
         queues += [topology.dead_letter_queue(q) for q in queues]
         queues.append(topology.dead_letter_tap_queue)
+        queues.append(topology.event_log_queue)
         for name in queues:
             channel = await connection.channel()
             with contextlib.suppress(aio_pika.exceptions.AMQPError):
