@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import aio_pika
 import orjson
@@ -28,13 +28,15 @@ from contracts.users import User
 from tests.support.broker import delete_topology
 
 if TYPE_CHECKING:
+    from aio_pika.abc import AbstractRobustConnection
+
     from contracts.topology import Topology
 
 RETENTION = EventLogRetention("1D", 50_000_000)
 T0 = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 
 
-def messages() -> list[object]:
+def messages() -> list[Any]:
     user = User(name="Ann Berg", gender="female", email="ann@x.no", country="Norway")
     return [
         SyncRequested(command_id="c1", requested_at=T0, results=1),
@@ -44,25 +46,34 @@ def messages() -> list[object]:
     ]
 
 
+async def _publish(
+    connection: AbstractRobustConnection, topology: Topology
+) -> list[Any]:
+    """Declare what the services declare, then publish `messages()` as they do."""
+    channel = await connection.channel()
+    await declare_sync_requests_queue(channel, topology, delivery_limit=3)
+    await declare_projector_queue(
+        channel, topology, delivery_limit=3, event_log=RETENTION
+    )
+    publisher = await AmqpPublisher.open(connection, topology)
+    sent = messages()
+    for message in sent:
+        await publisher.publish(message)
+    return sent
+
+
 async def test_every_message_is_kept_in_order_and_read_again(
     amqp_url: str, topology: Topology
 ) -> None:
     connection = await connect(amqp_url, name="test-event-log", within=10)
     try:
         channel = await connection.channel()
-        await declare_sync_requests_queue(channel, topology, delivery_limit=3)
-        await declare_projector_queue(
-            channel, topology, delivery_limit=3, event_log=RETENTION
-        )
-        publisher = await AmqpPublisher.open(connection, topology)
-        sent = messages()
-        for message in sent:
-            await publisher.publish(message)  # type: ignore[arg-type]
+        sent = await _publish(connection, topology)
 
         first = [m async for m in read_event_log(connection, topology)]
         again = [m async for m in read_event_log(connection, topology)]
 
-        expected = [m.message_id for m in sent]  # type: ignore[attr-defined]
+        expected = [m.message_id for m in sent]
         assert [m.message.message_id for m in first if m.message] == expected
         assert [m.message for m in again] == [m.message for m in first]
         assert [m.offset for m in first] == sorted(m.offset for m in first)
@@ -116,14 +127,7 @@ def cli_env(amqp_url, topology, monkeypatch, tmp_path):
 async def _log_messages(amqp_url: str, topology: Topology) -> None:
     connection = await connect(amqp_url, name="test-event-log", within=10)
     try:
-        channel = await connection.channel()
-        await declare_sync_requests_queue(channel, topology, delivery_limit=3)
-        await declare_projector_queue(
-            channel, topology, delivery_limit=3, event_log=RETENTION
-        )
-        publisher = await AmqpPublisher.open(connection, topology)
-        for message in messages():
-            await publisher.publish(message)  # type: ignore[arg-type]
+        await _publish(connection, topology)
     finally:
         await connection.close()
 
