@@ -1,0 +1,66 @@
+"""The rebuild's verification finds every difference between two read models,
+and its command line refuses to rebuild over the current database."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from query_service.rebuild import parse_args, verify
+from tests.support.memory_read_model import InMemoryReadModel
+from tests.unit.test_history import BEFORE, project
+
+
+async def _twins() -> tuple[InMemoryReadModel, InMemoryReadModel]:
+    source, rebuilt = InMemoryReadModel(), InMemoryReadModel()
+    for model in (source, rebuilt):
+        await project(model, "s1", BEFORE, 0)
+        await project(model, "s2", BEFORE[:2], 1)
+    return source, rebuilt
+
+
+async def test_the_same_projection_verifies() -> None:
+    source, rebuilt = await _twins()
+
+    verified = await verify(source, rebuilt)
+
+    assert sorted(verified.compared) == ["s1", "s2"]
+    assert verified.mismatches == []
+    assert verified.only_rebuilt == []
+
+
+async def test_a_changed_body_or_count_is_a_difference() -> None:
+    source, rebuilt = await _twins()
+    snapshot = await rebuilt.snapshot("s1")
+    assert snapshot is not None
+    changed = dataclasses.replace(
+        snapshot,
+        countries_json=snapshot.countries_json.replace(b"Ann", b"Anne"),
+        meta=dataclasses.replace(snapshot.meta, user_count=99),
+    )
+    await rebuilt.write_snapshot(changed, [])
+
+    verified = await verify(source, rebuilt)
+
+    assert len(verified.mismatches) == 2
+    assert all(m.startswith("s1: ") for m in verified.mismatches)
+    assert any("countries_json differs" in m for m in verified.mismatches)
+
+
+async def test_a_snapshot_the_source_deleted_is_only_in_the_rebuild() -> None:
+    source, rebuilt = await _twins()
+    await source.discard_snapshot("s1")
+
+    verified = await verify(source, rebuilt)
+
+    assert verified.only_rebuilt == ["s1"]
+    assert verified.compared == ["s2"]
+
+
+def test_the_current_database_cannot_be_the_target(capsys) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--database", "randomuser"], "randomuser")
+    assert "must not be the current one" in capsys.readouterr().err
+    args = parse_args(["--database", "fresh", "--since", "2026-12-05T10:00"], "x")
+    assert args.since.tzinfo is not None
