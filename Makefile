@@ -85,7 +85,7 @@ mutation: $(VENV)/.mutation-deps  ## mutation score per core module (mutmut; min
 
 bench: bench-read bench-sync  ## both benchmarks (about 5 minutes); results in docs/BENCHMARKS.md
 
-.PHONY: bench-read bench-live bench-sync bench-sync-growth bench-deps
+.PHONY: bench-read bench-live bench-rebuild bench-sync bench-sync-growth bench-deps
 bench-deps: install
 	scripts/install-system-packages.sh wrk
 
@@ -94,6 +94,9 @@ bench-read: bench-deps  ## GET /queries/countries through nginx against nginx st
 
 bench-live: bench-deps  ## promotion to a plain reader; 1,000 SSE streams: RSS and fan-out
 	$(PY) -m bench.live
+
+bench-rebuild: bench-deps  ## rebuild the read model from the event log: 48 snapshots of 5,000 users
+	$(PY) -m bench.rebuild
 
 bench-sync: bench-deps  ## POST /commands/sync to the new snapshot served, 1,000 to 20,000 users
 	$(PY) -m bench.sync

@@ -10,12 +10,11 @@ the same events gives the same bytes, so any difference is a finding: a
 projector bug fixed since (the reason to rebuild), or events the log no longer
 keeps.
 
-Switching readers is a configuration change: point MONGO_DATABASE of the
-projector and the replicas at the rebuilt database and restart them (one by
-one; replicas serve from memory while they restart). Events projected live
-after the rebuild read the end of the log are replayed by running it again
-with `--since` the time it started. docs/ARCHITECTURE.md ("Rebuilding the
-read model") says why the switch is not automatic yet.
+Switching readers is a configuration change (docs/OPERATIONS.md): with the
+projector stopped during the rebuild (its durable queue keeps what arrives),
+point MONGO_DATABASE of the projector and the replicas at the rebuilt
+database and restart them. docs/ARCHITECTURE.md ("History, the event log and
+rebuilds") says why the switch is not automatic yet.
 """
 
 from __future__ import annotations
