@@ -39,8 +39,6 @@ if TYPE_CHECKING:
 SIZES: Final = (100, 20_000, 5_000)
 """5,000 last: the target size stays current for the paged and scale runs."""
 REPLICA_COUNTS: Final = (1, 2, 4)
-TARGET_USERS: Final = 5_000
-"""The size the targets are set for: measured in alternating rounds."""
 
 
 def best(results: Sequence[WrkResult]) -> WrkResult:
@@ -139,7 +137,7 @@ def measure_size(
     nginx_url = f"{bench.base_url}/queries/countries"
     check_same_bytes(static.url, identity, gzipped)
     check_same_bytes(nginx_url, identity, gzipped)
-    rounds = args.rounds if users == TARGET_USERS else 1
+    rounds = args.rounds
     for encoding, headers in (("identity", IDENTITY), ("gzip", GZIP)):
         label = f"{users:,} users, {encoding}"
         pairs = [
@@ -214,7 +212,7 @@ def print_report(results: Results, args: argparse.Namespace) -> None:
         f"\n`wrk -t2 -c64 -d{args.seconds}s --latency`, gzip runs with"
         " `-H 'Accept-Encoding: gzip'`. Static = the same nginx serving the"
         " identical bytes from a file (`gzip_static on`). Ratio = nginx→replicas"
-        " req/s ÷ static req/s, same run. At 5,000 users static and nginx ran in"
+        " req/s ÷ static req/s, same run. At each size static and nginx ran in"
         f" {args.rounds} alternating rounds, best kept. Foreign load = cores used"
         " by processes outside the benchmark during the run (other work on this"
         " shared machine; runs above 0.1 were repeated once)."
@@ -251,7 +249,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument(
-        "--rounds", type=int, default=2, help="alternating rounds at 5,000 users"
+        "--rounds", type=int, default=2, help="alternating rounds at each size"
     )
     parser.add_argument("--no-replica", action="store_true")
     parser.add_argument(
