@@ -100,7 +100,7 @@ async def snapshot_countries(request: web.Request) -> web.Response:
     snapshot = await _kept(request, request.match_info["id"])
     headers = _immutable(snapshot)
     headers["Vary"] = "Accept-Encoding"
-    if _revalidated(request, snapshot):
+    if _revalidated(request, headers["ETag"]):
         return web.Response(status=304, headers=headers)
     body = snapshot.countries_json
     if accepts_gzip(request.headers.get("Accept-Encoding", "")):
@@ -117,7 +117,7 @@ async def snapshot_diff(request: web.Request) -> web.Response:
     base = await _kept(request, query.base)
     headers = _immutable(target)
     headers["ETag"] = f'W/"{base.meta.id}..{target.meta.id}"'
-    if _revalidated(request, target, headers["ETag"]):
+    if _revalidated(request, headers["ETag"]):
         return web.Response(status=304, headers=headers)
     names = {c.name for c in base.countries} | {c.name for c in target.countries}
     if query.country is not None:
@@ -259,7 +259,8 @@ def _immutable(snapshot: Snapshot) -> dict[str, str]:
     }
 
 
-def _revalidated(request: web.Request, snapshot: Snapshot, tag: str = "") -> bool:
+def _revalidated(request: web.Request, etag: str) -> bool:
+    """True when If-None-Match names `etag` (weak comparison) or is `*`."""
     tags = request.if_none_match
-    accepted = {"*", snapshot.meta.id, tag.removeprefix("W/").strip('"')}
+    accepted = {"*", etag.removeprefix("W/").strip('"')}
     return tags is not None and any(t.value in accepted for t in tags)

@@ -273,3 +273,21 @@ async def test_bad_parameters_are_422_naming_the_parameter(
     assert response.status == 422
     assert response.headers["Content-Type"] == "application/problem+json"
     assert f"'{parameter}'" in (await response.json())["detail"]
+
+
+async def test_a_diff_revalidates_with_its_own_tag_only(client) -> None:
+    await project(client.model, "s1", BEFORE, 0)
+    await project(client.model, "s2", AFTER, 1)
+    path = "/queries/snapshots/s2/diff"
+
+    first = await client.get(path, params={"from": "s1"})
+    again = await client.get(
+        path, params={"from": "s1"}, headers={"If-None-Match": first.headers["ETag"]}
+    )
+    other = await client.get(
+        path, params={"from": "s1"}, headers={"If-None-Match": 'W/"s2"'}
+    )
+
+    assert first.headers["ETag"] == 'W/"s1..s2"'
+    assert again.status == 304
+    assert other.status == 200
