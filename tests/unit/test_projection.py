@@ -16,7 +16,11 @@ from contracts.commands import SyncRequested
 from contracts.events import SyncCompleted, SyncFailed, UsersFetched
 from contracts.users import User
 from query_service import views
-from query_service.projection import ProjectionConfig, projection_handler
+from query_service.projection import (
+    ProjectionConfig,
+    dead_letter_recorder,
+    projection_handler,
+)
 from query_service.read_model import ReadModelUnavailable
 from query_service.records import StagedCountry, UserRow
 from query_service.snapshot_build import build_countries, build_snapshot, order_key
@@ -496,3 +500,89 @@ def test_a_body_assembled_country_by_country_is_the_whole_body_byte_for_byte():
     assert snapshot.countries_json == orjson.dumps(
         views.countries_body(snapshot.meta, countries)
     )
+
+
+async def test_the_completion_is_recorded_whole(model, handle):
+    batches, _ = sync_events("s1", PEOPLE[:3], batch_size=3)
+    completed = SyncCompleted(
+        sync_id="s1",
+        batch_count=1,
+        user_count=3,
+        dropped_count=2,
+        dropped_reasons={"email.invalid": 2},
+        fetched_at=T0,
+        started_at=T0 - timedelta(seconds=3),
+        command_id="cmd-7",
+        seed="seed-7",
+    )
+
+    await deliver(handle, *batches, completed)
+
+    record = await model.sync("s1")
+    assert record is not None
+    assert record.state == "promoted"
+    completion = record.completion
+    assert completion is not None
+    assert (completion.dropped_count, completion.dropped_reasons) == (
+        2,
+        (("email.invalid", 2),),
+    )
+    assert (completion.started_at, completion.command_id, completion.seed) == (
+        T0 - timedelta(seconds=3),
+        "cmd-7",
+        "seed-7",
+    )
+
+
+async def test_an_older_sync_is_superseded_without_writing_a_snapshot(model, handle):
+    new_batches, new_completed = sync_events(
+        "new", PEOPLE[3:], batch_size=3, fetched_at=T0 + timedelta(minutes=1)
+    )
+    old_batches, old_completed = sync_events("old", PEOPLE[:3], batch_size=3)
+    await deliver(handle, *new_batches, new_completed)
+    written = model.calls["write_snapshot"]
+
+    await deliver(handle, *old_batches, old_completed)
+
+    # The pointer is read first: the older sync is not even rendered.
+    assert model.calls["write_snapshot"] == written
+    record = await model.sync("old")
+    assert record is not None
+    assert record.superseded_reason == "a newer snapshot is current"
+
+
+class RaceModel(InMemoryReadModel):
+    """A read model whose sync stops being active between the batch's write
+    and the recording of its index (a sync.failed handled in between)."""
+
+    async def mark_batch_staged(self, sync_id, batch_index, *, now, batch_count=None):
+        return False
+
+
+async def test_a_batch_of_a_sync_that_ended_meanwhile_is_discarded(clock):
+    model = RaceModel()
+    handle = projection_handler(model, ProjectionConfig(clock=clock))
+    batches, _ = sync_events("s1", PEOPLE[:4], batch_size=2)
+
+    await deliver(handle, batches[0])
+
+    assert model.calls["discard_batch"] == 1
+    assert await model.staged_countries("s1") == []
+
+
+async def test_a_dead_letter_is_recorded_with_a_bounded_reason(model, clock):
+    class Delivery:
+        message_id = "m-9"
+        type = "users.fetched"
+
+    record = dead_letter_recorder(model, clock)
+
+    await record(Delivery(), "x" * 1500)  # type: ignore[arg-type]
+
+    status = await model.sync_status(recent=5)
+    assert status.dead_lettered == 1
+    letter = status.last_dead_letter
+    assert letter is not None
+    assert (letter.message_id, letter.message_type) == ("m-9", "users.fetched")
+    assert letter.reason == "x" * 1000
+    assert letter.at == clock()
