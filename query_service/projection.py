@@ -158,16 +158,12 @@ async def promote_snapshot(
 
 async def try_promote(
     read_model: ReadModel, sync_id: str, config: ProjectionConfig
-) -> bool:
-    """Promote the sync if it completed and all its batches are staged.
-
-    Returns:
-        True when the sync was ready (its snapshot is now current, or it was
-        superseded by a newer one); False when it still waits for events.
-    """
+) -> None:
+    """Promote the sync if it completed and all its batches are staged (its
+    snapshot becomes current, or it is superseded by a newer one)."""
     record = await read_model.sync(sync_id)
     if record is None or record.state != "completed" or record.completion is None:
-        return False
+        return
     completion = record.completion
     missing = set(range(completion.batch_count)) - record.staged_batches
     if missing:
@@ -177,9 +173,8 @@ async def try_promote(
             len(missing),
             completion.batch_count,
         )
-        return False
+        return
     await _promote(read_model, record, completion, config)
-    return True
 
 
 async def _promote(

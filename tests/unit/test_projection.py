@@ -586,3 +586,96 @@ async def test_a_dead_letter_is_recorded_with_a_bounded_reason(model, clock):
     assert (letter.message_id, letter.message_type) == ("m-9", "users.fetched")
     assert letter.reason == "x" * 1000
     assert letter.at == clock()
+
+
+async def test_a_failure_records_when_the_sync_started_and_its_command(model, handle):
+    started = T0 - timedelta(seconds=9)
+    await deliver(
+        handle,
+        SyncFailed(
+            sync_id="s1",
+            reason="HTTP 500",
+            attempts=2,
+            started_at=started,
+            command_id="cmd-1",
+        ),
+    )
+
+    record = await model.sync("s1")
+    assert record is not None
+    assert record.failure is not None
+    assert (record.failure.started_at, record.failure.command_id) == (started, "cmd-1")
+
+
+async def test_a_sync_still_running_is_not_abandoned_by_another_one(
+    model, handle, clock
+):
+    running, _ = sync_events("running", PEOPLE, batch_size=2)
+    await deliver(handle, running[0])
+    clock.now = T0 + timedelta(minutes=1)
+    batches, completed = sync_events("other", PEOPLE, batch_size=5, fetched_at=T0)
+
+    await deliver(handle, *batches, completed)
+
+    record = await model.sync("running")
+    assert record is not None
+    assert record.state == "staging"
+
+
+async def test_syncs_of_one_instant_are_ordered_by_id_whatever_comes_first(
+    model, handle
+):
+    a_batches, a_completed = sync_events("a", PEOPLE[:3], batch_size=3)
+    b_batches, b_completed = sync_events("b", PEOPLE[3:], batch_size=3)
+
+    await deliver(handle, *a_batches, a_completed, *b_batches, b_completed)
+
+    pointer = await model.pointer()
+    assert pointer is not None
+    assert pointer.snapshot_id == "b"
+
+
+async def test_countries_sort_by_folded_name_in_the_snapshot(model, handle):
+    people = [
+        person("P One", "bolivia"),
+        person("P Two", "Chile"),
+        person("P Three", "Argentina"),
+    ]
+    batches, completed = sync_events("s1", people, batch_size=3)
+
+    await deliver(handle, *batches, completed)
+
+    assert list(await countries_of(model)) == ["Argentina", "bolivia", "Chile"]
+
+
+async def test_a_country_only_in_a_batch_beyond_the_count_is_left_out(model, handle):
+    batches, completed = sync_events("s1", PEOPLE[:3], batch_size=3)
+    # A batch that announced two batches, where sync.completed says one.
+    extra = UsersFetched(
+        sync_id="s1",
+        batch_index=1,
+        batch_count=2,
+        users=(person("Early Bird", "Albania"),),
+    )
+
+    await deliver(handle, extra, *batches, completed)
+
+    countries = await countries_of(model)
+    assert "Albania" not in countries
+    assert set(countries) == {p.country for p in PEOPLE[:3]}
+
+
+async def test_the_promoted_snapshot_is_handed_to_on_promoted(model, clock):
+    promoted = []
+
+    async def on_promoted(snapshot):
+        promoted.append(snapshot.meta.id)
+
+    handle = projection_handler(
+        model, ProjectionConfig(clock=clock, on_promoted=on_promoted)
+    )
+    batches, completed = sync_events("s1", PEOPLE[:3], batch_size=3)
+
+    await deliver(handle, *batches, completed)
+
+    assert promoted == ["s1"]
