@@ -380,7 +380,7 @@ async def test_a_sync_with_an_empty_batch_is_still_promoted(model, handle):
 
 
 async def test_a_command_on_the_event_queue_is_poison(handle):
-    with pytest.raises(PoisonMessage):
+    with pytest.raises(PoisonMessage, match=r"^sync\.requested is a command, not"):
         await handle(SyncRequested())
 
 
@@ -679,3 +679,65 @@ async def test_the_promoted_snapshot_is_handed_to_on_promoted(model, clock):
     await deliver(handle, *batches, completed)
 
     assert promoted == ["s1"]
+
+
+class LostRaceModel(InMemoryReadModel):
+    """A read model whose pointer another projector moved between the read of
+    the pointer and the compare-and-set."""
+
+    async def move_pointer(self, snapshot_id, order_key):
+        return False
+
+
+async def test_a_sync_that_loses_the_pointer_race_is_superseded(clock):
+    model = LostRaceModel()
+    handle = projection_handler(model, ProjectionConfig(clock=clock))
+    batches, completed = sync_events("s1", PEOPLE[:3], batch_size=3)
+
+    await deliver(handle, *batches, completed)
+
+    record = await model.sync("s1")
+    assert record is not None
+    assert record.state == "superseded"
+    assert await model.snapshot("s1") is None
+
+
+async def test_what_the_projector_logs_names_the_sync_and_its_numbers(
+    model, handle, clock, caplog
+):
+    caplog.set_level("INFO", logger="query_service.projection")
+    batches, completed = sync_events("s1", PEOPLE[:4], batch_size=2)
+    announced = completed.model_copy(update={"user_count": 5})
+    await deliver(handle, batches[0], announced)
+    await deliver(handle, batches[1], batches[0])
+    old, old_completed = sync_events(
+        "s0", PEOPLE[:1], batch_size=1, fetched_at=T0 - timedelta(minutes=1)
+    )
+    await deliver(handle, *old, old_completed)
+    await deliver(handle, SyncFailed(sync_id="s2", reason="HTTP 500", attempts=4))
+    await deliver(handle, SyncFailed(sync_id="s1", reason="late", attempts=1))
+    await deliver(handle, old_completed)
+    stuck, _ = sync_events("stuck", PEOPLE, batch_size=2)
+    await deliver(handle, stuck[0])
+    clock.now = T0 + timedelta(days=400)
+    await deliver(handle, SyncFailed(sync_id="s3", reason="x", attempts=1))
+
+    countries = len({p.country for p in PEOPLE[:4]})
+    for line in (
+        "projected users.fetched of sync s1",
+        "sync s1 waits for 1 of 2 batches",
+        "sync s1 announced 5 users but staged 4",
+        f"promoted snapshot s1: 4 users in {countries} countries",
+        "ignoring batch 0 of promoted sync s1",
+        "sync s0 is older than the current snapshot; not promoted",
+        "sync s2 failed after 4 attempts: HTTP 500",
+        "ignoring sync.failed of promoted sync s1",
+        "ignoring sync.completed of inactive sync s0",
+        "abandoned 1 syncs that never completed",
+    ):
+        assert line in caplog.messages, line
+    assert any(
+        m.startswith("deleted ")
+        and m.endswith(" sync records older than the retention")
+        for m in caplog.messages
+    )
