@@ -59,6 +59,11 @@ BIG_ERROR = b'{"error":"' + b"x" * (65_536 - 12) + b'"}'
         (200, None, b"<title>First</title><svg><title>Icon</title></svg>", "html",
          "HTTP 200: HTML page 'First'", None),
         (200, None, b"<html><title>never closed", "html", "HTTP 200: HTML page", None),
+        (200, HTML, b"x > y <title>T</title>", "html", "HTTP 200: HTML page 'T'", None),
+        (200, None, b"</title><title>T</title>", "html", "HTTP 200: HTML page 'T'", None),
+        (200, None, b"<title>\xff</title>", "html", "HTTP 200: HTML page '\ufffd'", None),
+        (200, None, b'{"results": [1] oops', "truncated",
+         "JSON ends early after 20 bytes", None),
         (200, None, b"<html><title", "html", "HTTP 200: HTML page", None),
         (200, None, b'{"results": [1, 2', "truncated", "JSON ends early after 17 bytes",
          None),
@@ -101,6 +106,13 @@ def test_invalid_json_names_the_parser_s_complaint() -> None:
     assert raised.value.kind == "not_json"
     assert raised.value.detail.startswith("invalid JSON: ")
     assert "line 1 column 1" in raised.value.detail
+
+
+def test_an_object_that_ends_with_its_brace_is_invalid_not_cut() -> None:
+    with pytest.raises(UpstreamError) as raised:
+        parse_response(200, JSON, b'{"a" 1}')
+
+    assert raised.value.kind == "not_json"
 
 
 def test_info_fields_of_the_wrong_type_are_left_out() -> None:
