@@ -614,3 +614,54 @@ async def test_a_broker_refusing_what_the_handler_publishes_is_waited_out():
     assert calls.count == 3
     assert message.settled == [("ack", None)]
     assert consumed(queue, "requeued") == 0
+
+
+# redeliveries of what was already handled
+
+
+def _failed(message_id: str) -> FakeMessage:
+    body = encode(FAILED.model_copy(update={"message_id": message_id}))
+    return FakeMessage(body, message_id=message_id)
+
+
+def _again(message_id: str) -> FakeMessage:
+    body = encode(FAILED.model_copy(update={"message_id": message_id}))
+    return FakeMessage(body, message_id=message_id, redelivered=True)
+
+
+async def test_a_redelivery_of_a_handled_message_is_acked_without_handling_it():
+    lost = FakeMessage(
+        encode(FAILED.model_copy(update={"message_id": "m-1"})),
+        message_id="m-1",
+        settle_error=ChannelInvalidStateError(),
+    )
+    again, other = _again("m-1"), _again("m-2")
+    queue = FakeQueue(lost, again, other)
+    handled: list[str] = []
+
+    async def handler(message: AnyMessage) -> None:
+        handled.append(message.message_id)
+
+    acked_before = consumed(queue, "acked")
+    await consume(queue, handler, lambda: settled(other))
+
+    assert handled == ["m-1", "m-2"]
+    assert again.settled == [("ack", None)]
+    assert consumed(queue, "acked") == acked_before + 2
+
+
+async def test_only_the_newest_handled_ids_are_remembered(monkeypatch):
+    monkeypatch.setattr("common.consuming.HANDLED_REMEMBERED", 2)
+    first = [_failed(f"m-{n}") for n in (1, 2, 3)]
+    # m-1 was forgotten (only two are kept): handled again; m-3, m-2 are not.
+    redelivered = [_again(f"m-{n}") for n in (3, 2, 1)]
+    queue = FakeQueue(*first, *redelivered)
+    handled: list[str] = []
+
+    async def handler(message: AnyMessage) -> None:
+        handled.append(message.message_id)
+
+    await consume(queue, handler, lambda: settled(redelivered[-1]))
+
+    assert handled == ["m-1", "m-2", "m-3", "m-1"]
+    assert all(m.settled == [("ack", None)] for m in redelivered)
