@@ -214,17 +214,20 @@ async def test_a_poison_message_is_dead_lettered_at_once_counted_and_logged(
 async def test_a_command_whose_handler_keeps_failing_is_dead_lettered_at_the_delivery_limit(
     stack: StackClient, broker: Broker
 ) -> None:
-    # The worker's first event of any sync becomes unroutable, so publishing
-    # it raises (a returned mandatory message): every attempt of the command
-    # fails with an error that is neither poison nor transient.
+    # The worker's first event of any sync becomes unroutable (neither the
+    # projector's queue nor the event log takes it), so publishing it raises
+    # (a returned mandatory message): every attempt of the command fails
+    # with an error that is neither poison nor transient.
     topology = broker.topology
-    projector = await broker.channel.declare_queue(
-        topology.projector_queue, passive=True
-    )
+    bound = [
+        await broker.channel.declare_queue(name, passive=True)
+        for name in (topology.projector_queue, topology.event_log_queue)
+    ]
     command = SyncRequested(results=5, seed="delivery-limit")
     before = (await _status(stack))["dead_lettered"]
     parked = await broker.dead_letters(SYNC_QUEUE)
-    await projector.unbind(topology.events_exchange, routing_key="users.fetched")
+    for queue in bound:
+        await queue.unbind(topology.events_exchange, routing_key="users.fetched")
     try:
         connection = await aio_pika.connect_robust(stack.stack.config.amqp_url)
         async with connection:
@@ -232,7 +235,8 @@ async def test_a_command_whose_handler_keeps_failing_is_dead_lettered_at_the_del
             await publisher.publish(command)
         letter = await _wait_recorded(stack, command.message_id, before, timeout=30)
     finally:
-        await projector.bind(topology.events_exchange, routing_key="users.fetched")
+        for queue in bound:
+            await queue.bind(topology.events_exchange, routing_key="users.fetched")
 
     assert letter["reason"] == (
         f"{topology.sync_requests_queue}: delivery limit reached"
