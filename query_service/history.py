@@ -23,6 +23,7 @@ from query_service.routes import (
     READ_MODEL,
     Problem,
     accepts_gzip,
+    if_none_match,
     json_response,
     parse_query,
 )
@@ -76,16 +77,13 @@ def setup_history_routes(app: web.Application) -> None:
 async def list_snapshots(request: web.Request) -> web.Response:
     """The kept snapshots, newest first, one page."""
     query = parse_query(HistoryQuery, request.query, status=422)
-    read_model = request.app[READ_MODEL]
-    pointer = await read_model.pointer()
-    metas, total = await read_model.snapshots(
-        skip=(query.page - 1) * query.size, limit=query.size
-    )
-    current = pointer.snapshot_id if pointer else None
+    skip = (query.page - 1) * query.size
+    metas, total = await request.app[READ_MODEL].snapshots(skip=skip, limit=query.size)
     body: views.SnapshotListBody = {
         "snapshots": [
-            {**views.snapshot_body(meta), "current": meta.id == current}
-            for meta in metas
+            # The list ends at the pointer's snapshot: the newest is current.
+            {**views.snapshot_body(meta), "current": skip + index == 0}
+            for index, meta in enumerate(metas)
         ],
         "page": query.page,
         "size": query.size,
@@ -98,9 +96,9 @@ async def list_snapshots(request: web.Request) -> web.Response:
 async def snapshot_countries(request: web.Request) -> web.Response:
     """A kept snapshot's /queries/countries body, as it was served."""
     snapshot = await _kept(request, request.match_info["id"])
-    headers = _immutable(snapshot)
+    headers = _immutable(snapshot.meta.id)
     headers["Vary"] = "Accept-Encoding"
-    if _revalidated(request, headers["ETag"]):
+    if if_none_match(request, snapshot.meta.id):
         return web.Response(status=304, headers=headers)
     body = snapshot.countries_json
     if accepts_gzip(request.headers.get("Accept-Encoding", "")):
@@ -115,9 +113,9 @@ async def snapshot_diff(request: web.Request) -> web.Response:
     query = parse_query(DiffQuery, request.query, status=422)
     target = await _kept(request, request.match_info["id"])
     base = await _kept(request, query.base)
-    headers = _immutable(target)
-    headers["ETag"] = f'W/"{base.meta.id}..{target.meta.id}"'
-    if _revalidated(request, headers["ETag"]):
+    tag = f"{base.meta.id}..{target.meta.id}"
+    headers = _immutable(tag)
+    if if_none_match(request, tag):
         return web.Response(status=304, headers=headers)
     names = {c.name for c in base.countries} | {c.name for c in target.countries}
     if query.country is not None:
@@ -251,16 +249,10 @@ async def _countries(
     return countries
 
 
-def _immutable(snapshot: Snapshot) -> dict[str, str]:
+def _immutable(tag: str) -> dict[str, str]:
+    """Validators of an answer that never changes, with the weak tag `tag`."""
     return {
-        "ETag": f'W/"{snapshot.meta.id}"',
+        "ETag": f'W/"{tag}"',
         "Cache-Control": IMMUTABLE,
         PROXY_EXPIRES: GATEWAY_SECONDS,
     }
-
-
-def _revalidated(request: web.Request, etag: str) -> bool:
-    """True when If-None-Match names `etag` (weak comparison) or is `*`."""
-    tags = request.if_none_match
-    accepted = {"*", etag.removeprefix("W/").strip('"')}
-    return tags is not None and any(t.value in accepted for t in tags)

@@ -258,11 +258,15 @@ def _validators(app: web.Application, etag: str) -> dict[str, str]:
 def _matches(request: web.Request, served: ServedSnapshot, *file_tags: str) -> bool:
     """True when If-None-Match names the snapshot: its own weak tag, or one of
     the tags of the files nginx serves it from (`file_tags`)."""
+    return if_none_match(request, served.meta.id, *file_tags)
+
+
+def if_none_match(request: web.Request, *values: str) -> bool:
+    """True when If-None-Match is `*` or names one of the tag `values`
+    (opaque tags, without quotes or W/)."""
     tags = request.if_none_match
     # If-None-Match always compares weakly (RFC 9110 §13.1.2).
-    return tags is not None and any(
-        tag.value in {"*", served.meta.id, *file_tags} for tag in tags
-    )
+    return tags is not None and any(tag.value in {"*", *values} for tag in tags)
 
 
 def parse_query(model: type[M], query: Mapping[str, str], *, status: int = 400) -> M:
