@@ -9,16 +9,17 @@ end of the log, as far as a reader of a live stream can tell).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
 from contracts.codec import AnyMessage, DecodeError, decode
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
-    from datetime import datetime
 
     from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
@@ -71,6 +72,16 @@ async def read_event_log(
     finally:
         with contextlib.suppress(Exception):
             await channel.close()
+
+
+def since_argument(value: str) -> datetime:
+    """A `--since` option (argparse `type`): an ISO 8601 time, UTC when it
+    names no offset."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {value!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _logged(incoming: AbstractIncomingMessage) -> LoggedMessage:

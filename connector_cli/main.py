@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
 import orjson
 
+from common.event_log import since_argument
 from common.settings import load_settings
 from connector_cli import api, broker, dlq, events
 from connector_cli.settings import CliSettings
@@ -117,21 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--sync", help="only this sync (its id or its command's id)")
     log.add_argument(
         "--since",
-        type=timestamp,
+        type=since_argument,
         help="from about this time (ISO 8601; the stream starts at the chunk"
         " holding it); default the oldest kept",
     )
     log.add_argument("--json", action="store_true", help="print JSON")
     return parser
-
-
-def timestamp(value: str) -> datetime:
-    """`--since`: an ISO 8601 time; UTC when it names no offset."""
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {value!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
