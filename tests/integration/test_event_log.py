@@ -21,13 +21,14 @@ from common.declare import (
 )
 from common.event_log import read_event_log
 from connector_cli.main import main
-from contracts.codec import decode
 from contracts.commands import SyncRequested
 from contracts.events import SyncCompleted, SyncFailed, UsersFetched
 from contracts.users import User
-from tests.support.broker import delete_topology
+from tests.support.broker import delete_topology, drain
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from aio_pika.abc import AbstractRobustConnection
 
     from contracts.topology import Topology
@@ -62,57 +63,53 @@ async def _publish(
     return sent
 
 
-async def test_every_message_is_kept_in_order_and_read_again(
+@pytest.fixture
+async def connection(
     amqp_url: str, topology: Topology
-) -> None:
-    connection = await connect(amqp_url, name="test-event-log", within=10)
+) -> AsyncIterator[AbstractRobustConnection]:
+    """A connection to the broker; the test's topology is deleted afterwards."""
+    link = await connect(amqp_url, name="test-event-log", within=10)
     try:
-        channel = await connection.channel()
-        sent = await _publish(connection, topology)
-
-        first = [m async for m in read_event_log(connection, topology)]
-        again = [m async for m in read_event_log(connection, topology)]
-
-        expected = [m.message_id for m in sent]
-        assert [m.message.message_id for m in first if m.message] == expected
-        assert [m.message for m in again] == [m.message for m in first]
-        assert [m.offset for m in first] == sorted(m.offset for m in first)
-        assert all(m.error is None for m in first)
-        # Live projection is untouched: its queue has its three events.
-        queue = await channel.declare_queue(topology.projector_queue, passive=True)
-        projected: list[str] = []
-        async with asyncio.timeout(10), queue.iterator() as incoming:
-            async for delivered in incoming:
-                projected.append(decode(delivered.body).message_id)
-                await delivered.ack()
-                if len(projected) == len(expected) - 1:
-                    break
-        assert projected == expected[1:]
+        yield link
     finally:
-        await connection.close()
+        await link.close()
         await delete_topology(amqp_url, topology)
+
+
+async def test_every_message_is_kept_in_order_and_read_again(
+    connection: AbstractRobustConnection, topology: Topology
+) -> None:
+    channel = await connection.channel()
+    sent = await _publish(connection, topology)
+
+    first = [m async for m in read_event_log(connection, topology)]
+    again = [m async for m in read_event_log(connection, topology)]
+
+    expected = [m.message_id for m in sent]
+    assert [m.message.message_id for m in first if m.message] == expected
+    assert [m.message for m in again] == [m.message for m in first]
+    assert [m.offset for m in first] == sorted(m.offset for m in first)
+    assert all(m.error is None for m in first)
+    # Live projection is untouched: its queue has its three events.
+    projected = await drain(channel, topology.projector_queue, count=3)
+    assert [m.message_id for m in projected] == expected[1:]
 
 
 async def test_declarations_must_agree_on_the_retention(
-    amqp_url: str, topology: Topology
+    connection: AbstractRobustConnection, topology: Topology
 ) -> None:
-    connection = await connect(amqp_url, name="test-event-log", within=10)
-    try:
-        channel = await connection.channel()
+    channel = await connection.channel()
+    await declare_projector_queue(
+        channel, topology, delivery_limit=3, event_log=RETENTION
+    )
+    other = await connection.channel()
+    with pytest.raises(aio_pika.exceptions.ChannelPreconditionFailed):
         await declare_projector_queue(
-            channel, topology, delivery_limit=3, event_log=RETENTION
+            other,
+            topology,
+            delivery_limit=3,
+            event_log=EventLogRetention("2D", 50_000_000),
         )
-        other = await connection.channel()
-        with pytest.raises(aio_pika.exceptions.ChannelPreconditionFailed):
-            await declare_projector_queue(
-                other,
-                topology,
-                delivery_limit=3,
-                event_log=EventLogRetention("2D", 50_000_000),
-            )
-    finally:
-        await connection.close()
-        await delete_topology(amqp_url, topology)
 
 
 @pytest.fixture

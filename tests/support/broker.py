@@ -51,15 +51,22 @@ async def delete_topology(amqp_url: str, topology: Topology) -> None:
 
 
 async def drain(
-    channel: aio_pika.abc.AbstractChannel, name: str, *, timeout: float = 10.0
+    channel: aio_pika.abc.AbstractChannel,
+    name: str,
+    *,
+    count: int | None = None,
+    timeout: float = 10.0,
 ) -> list[AnyMessage]:
-    """Take every message currently in queue `name` (acking them), decoded.
+    """Take every message currently in queue `name` (acking them), decoded;
+    or, with `count`, wait (up to `timeout`) for that many.
 
     Consumes rather than polls with basic.get, which single-active-consumer
-    quorum queues refuse.
+    quorum queues refuse. Without `count` the queue's depth comes from
+    declare-ok, which a quorum queue may report a moment late.
     """
     queue = await channel.declare_queue(name, passive=True)
-    count = queue.declaration_result.message_count or 0
+    if count is None:
+        count = queue.declaration_result.message_count or 0
     messages: list[AnyMessage] = []
     if count == 0:
         return messages
