@@ -18,6 +18,7 @@ from common.consuming import PoisonMessage, TransientError, run_consumer
 from common.logs import correlation_id_var, message_id_var
 from contracts.codec import encode
 from contracts.events import SyncFailed
+from tests.support.eventually import eventually
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -217,8 +218,12 @@ async def test_redeliveries_are_counted_and_one_message_is_in_flight_while_handl
         in_flight.append(sample("randomuser_consumer_in_flight", queue))
 
     await consume(queue, handler, lambda: settled(fresh))
-    await asyncio.sleep(0)
 
+    async def none_in_flight() -> bool:
+        return sample("randomuser_consumer_in_flight", queue) == 0
+
+    # The gauge drops in the finished work's done callback.
+    await eventually(none_in_flight, timeout=5, what="no message in flight")
     assert in_flight == [1, 1]
     assert sample("randomuser_consumer_in_flight", queue) == 0
     assert sample("randomuser_consumer_redeliveries_total", queue) == 1
@@ -592,7 +597,8 @@ async def test_cancelling_the_consumer_still_cancels_it():
             shutdown_timeout=1,
         )
     )
-    await asyncio.sleep(0)  # let it start waiting for a message
+    async with asyncio.timeout(5):
+        await queue.idle.wait()  # it waits for a message
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

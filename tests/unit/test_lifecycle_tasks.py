@@ -11,18 +11,22 @@ from common.lifecycle import log_tasks, stop_event_on_signals
 from tests.support.eventually import eventually
 
 
-async def _waits_for(event: asyncio.Event) -> None:
-    await _inner_wait(event)
+async def _waits_for(event: asyncio.Event, reached: asyncio.Event) -> None:
+    await _inner_wait(event, reached)
 
 
-async def _inner_wait(event: asyncio.Event) -> None:
+async def _inner_wait(event: asyncio.Event, reached: asyncio.Event) -> None:
+    reached.set()
     await event.wait()
 
 
 async def test_the_dump_names_every_coroutine_a_task_waits_in(caplog) -> None:
-    release = asyncio.Event()
-    task = asyncio.create_task(_waits_for(release), name="stuck-one")
-    await asyncio.sleep(0)  # let the task reach its wait
+    release, reached = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(_waits_for(release, reached), name="stuck-one")
+    # The task sets `reached` and suspends in event.wait() in one step, so
+    # once this wait returns it is parked in _inner_wait.
+    async with asyncio.timeout(5):
+        await reached.wait()
     caplog.set_level(logging.WARNING, logger="common.lifecycle")
 
     log_tasks()

@@ -1,9 +1,9 @@
 """Every failure shape of an upstream response, with the exact reason an
 operator reads in sync-status: its kind, its words and its HTTP status.
 
-The expected reasons are written out by hand from RANDOMUSER-API.md's
-failure shapes (../shared/RANDOMUSER-API.md, summarised in
-tests/fixtures/randomuser/README.md), not computed."""
+The expected reasons are written out by hand from the upstream's failure
+shapes (tests/fixtures/randomuser/FAILURES.md, copied from the project's
+specification with its sources), not computed."""
 
 from __future__ import annotations
 
