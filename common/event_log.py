@@ -12,9 +12,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
+
+import aio_pika
 
 from contracts.codec import AnyMessage, DecodeError, decode
 
@@ -27,6 +30,11 @@ if TYPE_CHECKING:
 
 PREFETCH: Final = 256
 """Unacknowledged messages a stream consumer may hold (streams require a limit)."""
+
+
+MARKER_HEADER: Final = "x-event-log-marker"
+"""Header of a marker: a message written straight into the log (no event),
+so that a reader knows when it has read everything logged before it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,35 +51,68 @@ async def read_event_log(
     topology: Topology,
     *,
     since: datetime | None = None,
+    after: int | None = None,
+    until_marker: str | None = None,
     idle_seconds: float = 1.0,
 ) -> AsyncIterator[LoggedMessage]:
-    """The logged messages from the first kept (or the first at `since`), in order.
+    """The logged messages from the first kept (or the first at `since`, or
+    the first after offset `after`), in order, until none came for
+    `idle_seconds` or, given `until_marker`, until that marker. Markers are
+    skipped.
 
     Raises:
         aio_pika.exceptions.ChannelNotFoundEntity: there is no event log.
+        TimeoutError: `until_marker` was not read (nothing came for
+            `idle_seconds` before it).
     """
+    start: datetime | int | str = (
+        after + 1 if after is not None else since if since is not None else "first"
+    )
     channel = await connection.channel()
     try:
         await channel.set_qos(prefetch_count=PREFETCH)
         log = await channel.declare_queue(topology.event_log_queue, passive=True)
         arrived: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
-        tag = await log.consume(
-            arrived.put, arguments={"x-stream-offset": since or "first"}
-        )
+        tag = await log.consume(arrived.put, arguments={"x-stream-offset": start})
         try:
             while True:
                 try:
                     incoming = await asyncio.wait_for(arrived.get(), idle_seconds)
                 except TimeoutError:
-                    return
+                    if until_marker is None:
+                        return
+                    raise TimeoutError(
+                        f"marker {until_marker} not read: the log was silent"
+                        f" for {idle_seconds:g}s before it"
+                    ) from None
                 await incoming.ack()
-                yield _logged(incoming)
+                marker = incoming.headers.get(MARKER_HEADER)
+                if marker is None:
+                    yield _logged(incoming)
+                elif marker == until_marker:
+                    return
         finally:
             with contextlib.suppress(Exception):
                 await log.cancel(tag)
     finally:
         with contextlib.suppress(Exception):
             await channel.close()
+
+
+async def write_marker(connection: AbstractConnection, topology: Topology) -> str:
+    """Append a marker to the log (confirmed) and return its id: a reader
+    given it as `until_marker` stops once it has read all logged before."""
+    marker = uuid.uuid4().hex
+    channel = await connection.channel(publisher_confirms=True)
+    try:
+        await channel.default_exchange.publish(
+            aio_pika.Message(b"", headers={MARKER_HEADER: marker}),
+            routing_key=topology.event_log_queue,
+            mandatory=True,
+        )
+    finally:
+        await channel.close()
+    return marker
 
 
 def since_argument(value: str) -> datetime:

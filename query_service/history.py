@@ -21,6 +21,7 @@ from query_service.routes import (
     NO_STORE,
     PROXY_EXPIRES,
     READ_MODEL,
+    SNAPSHOTS,
     Problem,
     accepts_gzip,
     if_none_match,
@@ -78,6 +79,7 @@ async def list_snapshots(request: web.Request) -> web.Response:
     """The kept snapshots, newest first, one page."""
     query = parse_query(HistoryQuery, request.query, status=422)
     skip = (query.page - 1) * query.size
+    await request.app[SNAPSHOTS].current()  # follows a moved read model when due
     metas, total = await request.app[READ_MODEL].snapshots(skip=skip, limit=query.size)
     body: views.SnapshotListBody = {
         "snapshots": [
@@ -208,6 +210,7 @@ def _total(counts: Iterable[views.DiffCountsBody]) -> views.DiffCountsBody:
 
 async def _kept(request: web.Request, snapshot_id: str) -> Snapshot:
     """A kept, promoted snapshot; 410 when it was deleted, 404 when it never was."""
+    await request.app[SNAPSHOTS].current()  # follows a moved read model when due
     read_model = request.app[READ_MODEL]
     snapshot = await read_model.snapshot(snapshot_id)
     pointer = await read_model.pointer()

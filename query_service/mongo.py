@@ -95,14 +95,31 @@ def unavailable_on_connection_errors(
 class MongoCollections:
     """The read model's collections in one database, and their indexes."""
 
-    def __init__(self, database: AsyncDatabase[Document]) -> None:
+    def __init__(
+        self,
+        database: AsyncDatabase[Document],
+        *,
+        home: AsyncDatabase[Document] | None = None,
+    ) -> None:
+        # The dead-letter tally is no projection of the events: it stays in
+        # the home database (MONGO_DATABASE) when readers move to a rebuild.
+        self._home = database if home is None else home
+        self._status: AsyncCollection[Document] = self._home[PROJECTOR_STATUS]
+        self._bind(database)
+
+    def _bind(self, database: AsyncDatabase[Document]) -> None:
+        """Read and write the projection in `database` from now on."""
         self._db = database
         self._staged: AsyncCollection[Document] = database[STAGED_USERS]
         self._syncs: AsyncCollection[Document] = database[SYNCS]
         self._store = SnapshotStore(database)
         self._snapshots: AsyncCollection[Document] = database[SNAPSHOTS]
         self._pointers: AsyncCollection[Document] = database[POINTERS]
-        self._status: AsyncCollection[Document] = database[PROJECTOR_STATUS]
+
+    @property
+    def database_name(self) -> str:
+        """The database the projection is read from and written to."""
+        return self._db.name
 
     @unavailable_on_connection_errors
     async def ping(self) -> None:

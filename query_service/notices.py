@@ -69,22 +69,28 @@ def announcing(handler: Handler, exchange: AbstractExchange) -> Handler:
         await handler(message)
         if isinstance(message, SyncRequested):
             return  # never reached: the handler dead-letters commands
-        notice = ReadModelChanged(sync_id=message.sync_id, cause=message.message_type)
-        try:
-            await exchange.publish(
-                aio_pika.Message(
-                    notice.model_dump_json().encode(),
-                    content_type="application/json",
-                    delivery_mode=DeliveryMode.NOT_PERSISTENT,
-                    expiration=NOTICE_TTL_SECONDS,
-                ),
-                routing_key="",
-            )
-        except Exception as exc:
-            # A hint: replicas poll the pointer anyway.
-            logger.debug("could not announce sync %s: %s", message.sync_id, exc)
+        await announce(
+            exchange,
+            ReadModelChanged(sync_id=message.sync_id, cause=message.message_type),
+        )
 
     return handle
+
+
+async def announce(exchange: AbstractExchange, notice: ReadModelChanged) -> None:
+    """Publish one notice; a failure is only logged (replicas poll anyway)."""
+    try:
+        await exchange.publish(
+            aio_pika.Message(
+                notice.model_dump_json().encode(),
+                content_type="application/json",
+                delivery_mode=DeliveryMode.NOT_PERSISTENT,
+                expiration=NOTICE_TTL_SECONDS,
+            ),
+            routing_key="",
+        )
+    except Exception as exc:
+        logger.debug("could not announce sync %s: %s", notice.sync_id, exc)
 
 
 @dataclass(frozen=True)

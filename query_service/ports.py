@@ -38,6 +38,10 @@ class ReadModelReader(Protocol):
     async def ping(self) -> None:
         """Return when the database answers; raise ReadModelUnavailable otherwise."""
 
+    async def follow_alias(self, *, wait_for_switch: bool = False) -> str:
+        """Move to the read model the alias names (after a rebuild) and name it;
+        with `wait_for_switch`, first wait out a switch under way."""
+
     async def pointer(self) -> Pointer | None:
         """The current snapshot, or None before the first promotion."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from contextlib import AsyncExitStack
 from datetime import timedelta
@@ -18,7 +19,7 @@ from tenacity import (
 )
 
 from common.amqp import connect
-from common.consuming import run_consumer
+from common.consuming import Handler, run_consumer
 from common.declare import (
     EventLogRetention,
     declare_dead_letter_tap,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from pathlib import Path
 
+    from contracts.codec import AnyMessage
     from query_service.read_model import ReadModel
     from query_service.records import Snapshot
 
@@ -106,10 +108,13 @@ async def run(
         tap = await declare_dead_letter_tap(
             channel, topology, delivery_limit=settings.amqp_delivery_limit
         )
-        publish_files = None
+        publish_files = republish = None
         if settings.snapshot_files_dir is not None:
             publish_files = _file_publisher(settings.snapshot_files_dir)
-            await _publish_current(model, settings.snapshot_files_dir, publish_files)
+            republish = functools.partial(
+                _publish_current, model, settings.snapshot_files_dir, publish_files
+            )
+            await republish()
         config = ProjectionConfig(
             snapshots_kept=settings.snapshots_kept,
             stale_after=timedelta(seconds=settings.stale_sync_seconds),
@@ -125,7 +130,11 @@ async def run(
             tasks.create_task(
                 run_consumer(
                     queue,
-                    announcing(projection_handler(model, config), notices),
+                    following_alias(
+                        announcing(projection_handler(model, config), notices),
+                        model,
+                        on_moved=republish,
+                    ),
                     stop,
                     shutdown_timeout=settings.shutdown_timeout_seconds,
                 )
@@ -154,8 +163,15 @@ async def _prepare(read_model: ReadModel, *, within: float) -> None:
         stop=stop_before_delay(within),
         before_sleep=log_retry(logger, "MongoDB not reachable yet"),
     )
+
+    async def prepare() -> None:
+        # A rebuild may have moved the read model: prepare the one in use.
+        database = await read_model.follow_alias(wait_for_switch=True)
+        await read_model.prepare()
+        logger.info("projecting into database %s", database)
+
     try:
-        await retrying(read_model.prepare)
+        await retrying(prepare)
     except RetryError as exc:
         raise TimeoutError(f"MongoDB not reachable within {within}s") from (
             exc.last_attempt.exception()
@@ -182,6 +198,29 @@ async def _watch_mongo(
                 logger.info("MongoDB reachable again")
             healthy = True
         readiness.set("mongo", ok=healthy)
+
+
+def following_alias(
+    handler: Handler,
+    read_model: ReadModel,
+    *,
+    on_moved: Callable[[], Awaitable[None]] | None = None,
+) -> Handler:
+    """`handler`, run in the database the alias names when the message
+    arrives: a switch under way is waited out, so no event lands in a read
+    model being retired (`mongo_alias.py`). `on_moved` runs after a move."""
+    current: list[str] = []
+
+    async def handle(message: AnyMessage) -> None:
+        database = await read_model.follow_alias(wait_for_switch=True)
+        if current and current[0] != database:
+            logger.info("the read model moved to database %s", database)
+            if on_moved is not None:
+                await on_moved()
+        current[:] = [database]
+        await handler(message)
+
+    return handle
 
 
 def _file_publisher(root: Path) -> Callable[[Snapshot], Awaitable[None]]:

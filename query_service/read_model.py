@@ -8,18 +8,22 @@ collections, their indexes and the MongoDB compatibility notes): snapshots
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from pymongo import AsyncMongoClient
 
+from contracts.base import utc_now
 from query_service.mongo import (
     FAILABLE,
     STORED_COLLECTIONS,
     SUPERSEDABLE,
     TERMINAL,
     Document,
+    unavailable_on_connection_errors,
 )
+from query_service.mongo_alias import AliasDocument
 from query_service.mongo_snapshots import SnapshotDocuments
 from query_service.mongo_staging import StagedBatches
 from query_service.mongo_syncs import SyncRecords
@@ -46,8 +50,36 @@ __all__ = [
 ]
 
 
+SWITCH_POLL_SECONDS: Final = 0.05
+"""How often the projector re-reads the alias while a switch is under way."""
+
+
 class MongoReadModel(SnapshotDocuments, SyncRecords, StagedBatches):
-    """The read model in MongoDB (or any server speaking its wire protocol)."""
+    """The read model in MongoDB (or any server speaking its wire protocol).
+
+    It starts in the database it was opened on (the home database); after
+    `follow_alias` it reads and writes the one the alias names
+    (`mongo_alias.py`).
+    """
+
+    @property
+    def alias(self) -> AliasDocument:
+        """The alias in this model's home database."""
+        return AliasDocument(self._home)
+
+    @unavailable_on_connection_errors
+    async def follow_alias(self, *, wait_for_switch: bool = False) -> str:
+        """Move to the database the alias names, and return its name. With
+        `wait_for_switch`, first wait while a switch is under way (its lease
+        bounds the wait)."""
+        aliases = self.alias
+        alias = await aliases.read()
+        while wait_for_switch and alias.pending(utc_now()):
+            await asyncio.sleep(SWITCH_POLL_SECONDS)
+            alias = await aliases.read()
+        if alias.database != self.database_name:
+            self._bind(self._home.client[alias.database])
+        return alias.database
 
     @classmethod
     @asynccontextmanager

@@ -1,20 +1,24 @@
-"""`randomuser-rebuild`: replay the event log into a fresh read model, then verify it.
+"""`randomuser-rebuild`: replay the event log into a fresh read model, verify
+it, and (with `--switch`) move every reader to it while live syncs go on.
 
-The live projector goes on projecting into MONGO_DATABASE meanwhile: the
-rebuild writes only to its own database (`--database`), through the same
+The rebuild writes only to its own database (`--database`), through the same
 projection code the projector runs, fed from the event log stream instead of
 the projector's queue. It reads the log from its first kept message (or from
-`--since`) to the end (no message for a second), then compares every snapshot
-both databases keep: counts and each precomputed body, byte for byte. Replaying
-the same events gives the same bytes, so any difference is a finding: a
-projector bug fixed since (the reason to rebuild), or events the log no longer
-keeps.
+`--since`) to where it ended when the rebuild began (a marker the rebuild
+writes there), then compares every snapshot both databases keep: counts and each precomputed body, byte for byte.
+Replaying the same events gives the same bytes, so any difference is a
+finding: a projector bug fixed since (the reason to rebuild), or events the
+log no longer keeps.
 
-Switching readers is a configuration change (docs/OPERATIONS.md): with the
-projector stopped during the rebuild (its durable queue keeps what arrives),
-point MONGO_DATABASE of the projector and the replicas at the rebuilt
-database and restart them. docs/ARCHITECTURE.md ("History, the event log and
-rebuilds") says why the switch is not automatic yet.
+`--switch` then moves readers and the projector with the alias document
+(`mongo_alias.py`): announce the switch (the projector finishes the message
+in hand and waits), write a marker into the log, replay what was logged
+before the marker (the events the projector took into the old database since
+the first pass ended), and complete the switch. The projector goes on in the
+new database with its next message; replicas follow at their next pointer
+read. A switch whose lease (`--lease`) ran out first is called off, and the
+live read model stays as it was. docs/ARCHITECTURE.md ("History, the event
+log and rebuilds") tells the whole design.
 """
 
 from __future__ import annotations
@@ -28,27 +32,40 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 from common.amqp_cluster import connect_once
-from common.consuming import PoisonMessage
-from common.event_log import read_event_log, since_argument
+from common.consuming import Handler, PoisonMessage
+from common.event_log import read_event_log, since_argument, write_marker
 from common.logs import configure_logging
 from common.settings import load_settings
+from contracts.base import utc_now
 from contracts.commands import SyncRequested
 from contracts.topology import Topology
+from query_service.notices import ReadModelChanged, announce, declare_notices
 from query_service.projection import ProjectionConfig, projection_handler
 from query_service.read_model import MongoReadModel
 from query_service.settings import ProjectorSettings
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import AsyncIterator, Sequence
 
     from aio_pika.abc import AbstractConnection
 
-    from query_service.ports import ReadModel, ReadModelReader
+    from common.event_log import LoggedMessage
+    from query_service.mongo_alias import AliasDocument
+    from query_service.ports import ReadModelReader
     from query_service.records import Snapshot, SnapshotMeta
 
 logger = logging.getLogger(__name__)
 
 PAGE: Final = 100
+SWITCH_LEASE_SECONDS: Final = 30.0
+MARKER_WAIT_SECONDS: Final = 10.0
+"""How long the log may stay silent before the rebuild's own marker arrives."""
+MOVED: Final = "read_model.moved"
+"""The cause of the notice sent once readers were moved."""
+
+
+class RebuildRefused(Exception):
+    """The rebuild would overwrite something: nothing was written."""
 
 
 @dataclass
@@ -58,6 +75,8 @@ class Replayed:
     events: int = 0
     commands: int = 0
     unreadable: list[str] = field(default_factory=list)
+    last_offset: int | None = None
+    """The offset of the last message read, to go on after it."""
 
 
 @dataclass
@@ -70,20 +89,13 @@ class Verified:
 
 
 async def replay(
-    connection: AbstractConnection,
-    topology: Topology,
-    target: ReadModel,
-    config: ProjectionConfig,
-    *,
-    since: datetime | None = None,
-    idle_seconds: float = 1.0,
+    entries: AsyncIterator[LoggedMessage],
+    handle: Handler,
+    replayed: Replayed,
 ) -> Replayed:
-    """Project every event of the log (from `since`) into `target`, in order."""
-    handle = projection_handler(target, config)
-    replayed = Replayed()
-    async for entry in read_event_log(
-        connection, topology, since=since, idle_seconds=idle_seconds
-    ):
+    """Project every event of `entries` into the handler's model, in order."""
+    async for entry in entries:
+        replayed.last_offset = entry.offset
         match entry.message:
             case None:
                 replayed.unreadable.append(f"offset {entry.offset}: {entry.error}")
@@ -140,13 +152,14 @@ def _differences(source: Snapshot, rebuilt: Snapshot) -> list[str]:
     return found
 
 
-def parse_args(argv: Sequence[str] | None, current: str) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line of `randomuser-rebuild`."""
     parser = argparse.ArgumentParser(
         prog="randomuser-rebuild",
-        description="Replay the event log into a fresh read model database and"
-        " verify it against the current one (MONGO_DATABASE). Settings come from"
-        " the projector's environment.",
+        description="Replay the event log into a fresh read model database,"
+        " verify it against the one in use, and with --switch move the replicas"
+        " and the projector to it. Settings come from the projector's"
+        " environment (MONGO_URL, MONGO_DATABASE, AMQP_URL, ...).",
     )
     parser.add_argument(
         "--database", required=True, help="the database to rebuild into (new, empty)"
@@ -158,34 +171,68 @@ def parse_args(argv: Sequence[str] | None, current: str) -> argparse.Namespace:
     when.add_argument(
         "--all", action="store_true", help="replay all the log keeps (the default)"
     )
-    args = parser.parse_args(argv)
-    if args.database == current:
-        parser.error(f"--database must not be the current one ({current})")
-    return args
+    parser.add_argument(
+        "--switch",
+        action="store_true",
+        help="once verified, move readers and the projector to the rebuilt database",
+    )
+    parser.add_argument(
+        "--lease",
+        type=float,
+        default=SWITCH_LEASE_SECONDS,
+        metavar="SECONDS",
+        help="longest pause of the live projection during the switch"
+        f" (default {SWITCH_LEASE_SECONDS:g})",
+    )
+    return parser.parse_args(argv)
+
+
+@dataclass
+class Rebuilt:
+    """The outcome of a rebuild."""
+
+    database: str
+    source: str
+    replayed: Replayed
+    verified: Verified
+    switched: bool = False
+    switch_problem: str | None = None
 
 
 async def rebuild(
-    settings: ProjectorSettings, database: str, *, since: datetime | None = None
-) -> tuple[Replayed, Verified]:
-    """Replay into `database` (which must be empty), then verify it."""
+    settings: ProjectorSettings,
+    database: str,
+    *,
+    since: datetime | None = None,
+    switch: bool = False,
+    lease: float = SWITCH_LEASE_SECONDS,
+) -> Rebuilt:
+    """Replay into `database` (which must be empty), verify it against the read
+    model in use, and with `switch` move everyone to it.
+
+    Raises:
+        RebuildRefused: `database` is the one in use, or not empty.
+    """
     connection = await connect_once(
         str(settings.amqp_url), name="rebuild", connect_timeout=10
     )
     url = str(settings.mongo_url)
     timeout = settings.mongo_timeout_seconds
+    topology = Topology(settings.amqp_namespace)
     try:
         async with (
             MongoReadModel.open(
-                url, database, server_timeout=timeout, app_name="rebuild"
-            ) as target,
-            MongoReadModel.open(
                 url, settings.mongo_database, server_timeout=timeout, app_name="rebuild"
             ) as source,
+            MongoReadModel.open(
+                url, database, server_timeout=timeout, app_name="rebuild"
+            ) as target,
         ):
+            current = await source.follow_alias()
+            if database == current:
+                raise RebuildRefused(f"{database} is the read model in use")
             if await target.pointer() is not None:
-                raise SystemExit(
-                    f"database {database} is not empty: rebuild into a new one"
-                )
+                raise RebuildRefused(f"database {database} is not empty")
             await target.prepare()
             config = ProjectionConfig(
                 snapshots_kept=settings.snapshots_kept,
@@ -194,42 +241,125 @@ async def rebuild(
                 sync_retention=timedelta(days=3650),
                 gzip_level=settings.gzip_level,
             )
-            topology = Topology(settings.amqp_namespace)
-            replayed = await replay(connection, topology, target, config, since=since)
-            verified = await verify(source, target)
+            handle = projection_handler(target, config)
+            # To the end of the log as it is now: a busy log is never idle.
+            replayed = await replay(
+                read_event_log(
+                    connection,
+                    topology,
+                    since=since,
+                    until_marker=await write_marker(connection, topology),
+                    idle_seconds=MARKER_WAIT_SECONDS,
+                ),
+                handle,
+                Replayed(),
+            )
+            outcome = Rebuilt(database, current, replayed, await verify(source, target))
+            if switch and not outcome.verified.mismatches:
+                outcome.switch_problem = await _switch(
+                    connection, topology, source.alias, outcome, handle, lease
+                )
+                outcome.switched = outcome.switch_problem is None
     finally:
         await connection.close()
-    return replayed, verified
+    return outcome
 
 
-def report(database: str, replayed: Replayed, verified: Verified) -> str:
+async def _switch(
+    connection: AbstractConnection,
+    topology: Topology,
+    alias: AliasDocument,
+    outcome: Rebuilt,
+    handle: Handler,
+    lease: float,
+) -> str | None:
+    """Move the alias from `outcome.source` to `outcome.database`, catching up
+    on what the projector took meanwhile; None when done, else why not."""
+    now = utc_now()
+    if not await alias.begin_switch(
+        outcome.source,
+        outcome.database,
+        now=now,
+        until=now + timedelta(seconds=lease),
+    ):
+        return "the alias moved or another switch is under way"
+    done = False
+    try:
+        # Everything the projector took into the old database was logged
+        # before this marker: it holds from the announcement on.
+        marker = await write_marker(connection, topology)
+        entries = read_event_log(
+            connection,
+            topology,
+            after=outcome.replayed.last_offset,
+            until_marker=marker,
+            idle_seconds=MARKER_WAIT_SECONDS,
+        )
+        await replay(entries, handle, outcome.replayed)
+        done = await alias.complete_switch(
+            outcome.source, outcome.database, now=utc_now()
+        )
+    finally:
+        if not done:
+            await alias.abandon_switch(outcome.database)
+    if not done:
+        return f"the switch took longer than its lease ({lease:g}s)"
+    logger.info("readers moved from %s to %s", outcome.source, outcome.database)
+    # Replicas follow at their next pointer read; a notice makes that now.
+    await announce(
+        await declare_notices(await connection.channel(), topology),
+        ReadModelChanged(sync_id="", cause=MOVED),
+    )
+    return None
+
+
+def report(outcome: Rebuilt) -> str:
     """What the command prints."""
+    replayed, verified = outcome.replayed, outcome.verified
     lines = [
         f"replayed {replayed.events:,} events ({replayed.commands:,} commands skipped)"
-        f" into {database}",
-        f"compared {len(verified.compared):,} snapshots kept by both:"
-        f" {len(verified.mismatches):,} differences",
+        f" into {outcome.database}",
+        f"compared {len(verified.compared):,} snapshots kept by both it and"
+        f" {outcome.source}: {len(verified.mismatches):,} differences",
     ]
     if verified.only_rebuilt:
         lines.append(
             f"{len(verified.only_rebuilt):,} snapshots only in the rebuild"
-            " (deleted from the current read model)"
+            f" (not in {outcome.source})"
         )
     lines += [f"unreadable: {problem}" for problem in replayed.unreadable]
     lines += [f"differs: {problem}" for problem in verified.mismatches]
+    if outcome.switched:
+        lines.append(f"readers now use {outcome.database} (was {outcome.source})")
+    elif outcome.switch_problem is not None:
+        lines.append(f"not switched: {outcome.switch_problem}")
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `randomuser-rebuild`: 0 when every snapshot both keep is
-    identical, else 1. Unreadable messages are reported (live, they were
-    dead-lettered too) without failing the rebuild."""
+    identical (and, with --switch, readers moved), else 1; 2 when refused.
+    Unreadable messages are reported (live, they were dead-lettered too)
+    without failing the rebuild."""
     settings = load_settings(ProjectorSettings)
     configure_logging("rebuild", settings.log_level, settings.log_format)
-    args = parse_args(argv, settings.mongo_database)
-    replayed, verified = asyncio.run(rebuild(settings, args.database, since=args.since))
-    print(report(args.database, replayed, verified))  # noqa: T201
-    return 1 if verified.mismatches else 0
+    args = parse_args(argv)
+    try:
+        outcome = asyncio.run(
+            rebuild(
+                settings,
+                args.database,
+                since=args.since,
+                switch=args.switch,
+                lease=args.lease,
+            )
+        )
+    except RebuildRefused as exc:
+        print(f"randomuser-rebuild: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
+    print(report(outcome))  # noqa: T201
+    failed = outcome.verified.mismatches or (args.switch and not outcome.switched)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -149,6 +149,7 @@ async def country_users(request: web.Request) -> web.Response:
 async def sync_status(request: web.Request) -> web.Response:
     """The current snapshot, recent sync attempts and dead letters; never cached."""
     settings = request.app[SETTINGS]
+    await request.app[SNAPSHOTS].current()  # follows a moved read model when due
     status = await request.app[READ_MODEL].sync_status(recent=settings.status_history)
     return json_response(views.sync_status_body(status), cache_control=NO_STORE)
 

@@ -255,6 +255,9 @@ class SnapshotCache:
 
     async def _follow_pointer(self) -> None:
         try:
+            # After a rebuild the alias names another database: move with it
+            # and read its pointer in the same step.
+            await self._read_model.follow_alias()
             pointer = await self._read_model.pointer()
             served = self._served
             if pointer is not None and (

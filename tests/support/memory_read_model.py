@@ -70,6 +70,11 @@ class InMemoryReadModel:
         """Return unless switched off."""
         self._enter("ping")
 
+    async def follow_alias(self, *, wait_for_switch: bool = False) -> str:
+        """One model in memory: nothing to follow."""
+        self._enter("follow_alias")
+        return "memory"
+
     async def pointer(self) -> Pointer | None:
         """The current snapshot, or None."""
         self._enter("pointer")

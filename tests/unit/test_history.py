@@ -4,6 +4,7 @@ snapshot as it was served, diffs, and 404 / 410 / 422."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -13,6 +14,9 @@ from query_service.app import create_app
 from query_service.projection import ProjectionConfig, projection_handler
 from query_service.settings import QuerySettings
 from tests.support.memory_read_model import InMemoryReadModel
+
+if TYPE_CHECKING:
+    from query_service.ports import ReadModel
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -24,7 +28,7 @@ def user(name: str, email: str, country: str = "Norway", gender: str = "male") -
 
 
 async def project(
-    model: InMemoryReadModel,
+    model: ReadModel,
     sync_id: str,
     users: list[User],
     minute: int,

@@ -1,5 +1,5 @@
-"""The rebuild's verification finds every difference between two read models,
-and its command line refuses to rebuild over the current database."""
+"""The rebuild's verification finds every difference between two read models;
+its command line."""
 
 from __future__ import annotations
 
@@ -58,9 +58,16 @@ async def test_a_snapshot_the_source_deleted_is_only_in_the_rebuild() -> None:
     assert verified.compared == ["s2"]
 
 
-def test_the_current_database_cannot_be_the_target(capsys) -> None:
+def test_the_command_line_reads_times_switch_and_lease() -> None:
+    plain = parse_args(["--database", "fresh", "--since", "2026-12-05T10:00"])
+    switching = parse_args(["--database", "fresh", "--switch", "--lease", "5"])
+
+    assert plain.since.tzinfo is not None
+    assert (plain.switch, plain.lease) == (False, 30.0)
+    assert (switching.switch, switching.lease, switching.since) == (True, 5.0, None)
+
+
+def test_since_and_all_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
-        parse_args(["--database", "randomuser"], "randomuser")
-    assert "must not be the current one" in capsys.readouterr().err
-    args = parse_args(["--database", "fresh", "--since", "2026-12-05T10:00"], "x")
-    assert args.since.tzinfo is not None
+        parse_args(["--database", "x", "--all", "--since", "2026-12-05T10:00"])
+    assert "not allowed with argument" in capsys.readouterr().err
