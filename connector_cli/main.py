@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import subprocess
 import sys
 from typing import TYPE_CHECKING, Final
 
@@ -28,6 +29,7 @@ environment:
   COMMAND_TOKEN   bearer token for `sync`
   AMQP_URL        RabbitMQ, for `dlq` and `events` (default amqp://guest:guest@127.0.0.1:5672/)
   AMQP_NAMESPACE  prefix of the queue names, as the services use it
+  MONGO_URL, MONGO_DATABASE  the read model, for `rebuild`
 """
 
 
@@ -71,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="randomuser-connector",
         description="Operate the Randomuser connector: trigger syncs, read their "
-        "status, inspect and replay dead-lettered messages, read the event log.",
+        "status, inspect and replay dead-lettered messages, read the event log, "
+        "rebuild the read model from it.",
         epilog=ENVIRONMENT,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -122,13 +125,54 @@ def build_parser() -> argparse.ArgumentParser:
         " holding it); default the oldest kept",
     )
     log.add_argument("--json", action="store_true", help="print JSON")
+
+    rebuild = commands.add_parser(
+        "rebuild",
+        help="replay the event log into a fresh read model, verify it, and"
+        " (--switch) move readers to it",
+        description="Runs randomuser-rebuild (query_service.rebuild) with the"
+        " projector's settings from the environment: MONGO_URL, MONGO_DATABASE,"
+        " AMQP_URL, AMQP_NAMESPACE, SNAPSHOTS_KEPT, GZIP_LEVEL.",
+    )
+    rebuild.add_argument(
+        "--database", required=True, help="the database to rebuild into (new, empty)"
+    )
+    when = rebuild.add_mutually_exclusive_group()
+    when.add_argument(
+        "--since", type=since_argument, help="replay from about this time"
+    )
+    when.add_argument(
+        "--all", action="store_true", help="replay all the log keeps (the default)"
+    )
+    rebuild.add_argument(
+        "--switch", action="store_true", help="once verified, move readers to it"
+    )
+    rebuild.add_argument(
+        "--lease", type=float, metavar="SECONDS", help="longest projection pause"
+    )
     return parser
+
+
+def rebuild_command(args: argparse.Namespace) -> list[str]:
+    """The `randomuser-rebuild` command line a `rebuild` runs. It runs apart:
+    the CLI reaches the services only through their interfaces."""
+    command = [sys.executable, "-m", "query_service.rebuild"]
+    command += ["--database", args.database]
+    if args.since is not None:
+        command += ["--since", args.since.isoformat()]
+    if args.switch:
+        command.append("--switch")
+    if args.lease is not None:
+        command += ["--lease", f"{args.lease:g}"]
+    return command
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; the exit status (0 ok, 1 failed, 2 usage or settings)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "rebuild":
+        return subprocess.run(rebuild_command(args), check=False).returncode  # noqa: S603
     settings = load_settings(CliSettings)
     results = getattr(args, "results", None)
     if results is not None and results > settings.sync_max_results:

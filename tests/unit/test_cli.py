@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from connector_cli import api, dlq
-from connector_cli.main import build_parser, format_letters, format_replayed, main
+from connector_cli.main import (
+    build_parser,
+    format_letters,
+    format_replayed,
+    main,
+    rebuild_command,
+)
 
 
 def parse(*argv: str) -> Any:
@@ -65,6 +71,48 @@ def test_dlq_commands_name_the_queue_and_a_limit():
     assert (listed.queue, listed.limit, listed.json) == ("projector", 100, True)
     assert (replayed.queue, replayed.limit) == ("sync-requests", 3)
     assert parse("dlq", "replay", "--queue", "projector").limit is None
+
+
+def test_rebuild_runs_the_rebuild_module_with_the_same_options():
+    plain = rebuild_command(parse("rebuild", "--database", "fresh"))
+    full = rebuild_command(
+        parse(
+            "rebuild",
+            "--database",
+            "fresh",
+            "--since",
+            "2026-12-05T10:00:00+01:00",
+            "--switch",
+            "--lease",
+            "12.5",
+        )
+    )
+
+    assert plain[1:] == ["-m", "query_service.rebuild", "--database", "fresh"]
+    assert full[4:] == [
+        "fresh",
+        "--since",
+        "2026-12-05T10:00:00+01:00",
+        "--switch",
+        "--lease",
+        "12.5",
+    ]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("rebuild",),
+        ("rebuild", "--database", "x", "--since", "yesterday"),
+        ("rebuild", "--database", "x", "--all", "--since", "2026-12-05"),
+    ],
+)
+def test_a_bad_rebuild_exits_2_before_running_anything(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(list(argv))
+
+    assert exit_.value.code == 2
+    assert "error" in capsys.readouterr().err
 
 
 STATUS: dict[str, Any] = {
