@@ -10,6 +10,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from contracts.commands import SyncRequested
 from contracts.events import SyncCompleted, SyncFailed, UsersFetched
+from contracts.upcasting import sync_failed_v1_to_v2
 
 AnyMessage = Annotated[
     SyncRequested | UsersFetched | SyncCompleted | SyncFailed,
@@ -21,13 +22,15 @@ CURRENT_VERSIONS: Final[dict[str, int]] = {
     "sync.requested": 1,
     "users.fetched": 1,
     "sync.completed": 1,
-    "sync.failed": 1,
+    "sync.failed": 2,
 }
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
-# (message_type, from_version) -> step to from_version + 1. Empty while every
-# message is at version 1; a breaking change adds its step here.
-UPCASTERS: Final[dict[tuple[str, int], Upcaster]] = {}
+UPCASTERS: Final[dict[tuple[str, int], Upcaster]] = {
+    ("sync.failed", 1): sync_failed_v1_to_v2,
+}
+"""(message_type, from_version) -> the step to from_version + 1; a change
+that older messages do not satisfy adds its step here (contracts/upcasting.py)."""
 
 
 class DecodeError(ValueError):

@@ -18,6 +18,33 @@ int (a larger number would decode, then fail every projection attempt)."""
 
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 
+FailureKind = Literal[
+    # How upstream failed (RANDOMUSER-API.md 9.1; sync_worker/upstream.py).
+    "rate_limited",
+    "not_found",
+    "blocked",
+    "http_error",
+    "empty_body",
+    "html",
+    "not_json",
+    "truncated",
+    "error_object",
+    "bad_shape",
+    "placeholder",
+    "empty_results",
+    "wrong_count",
+    "timeout",
+    "connection",
+    "too_large",
+    # How the sync itself failed.
+    "too_many_results",
+    "deadline",
+    "no_valid_users",
+    "unknown",
+]
+"""What kind of failure ended a sync: a closed set a dashboard or an alert
+can branch on, where `reason` is text for people."""
+
 
 class UsersFetched(Message):
     """One batch of validated users of one sync."""
@@ -79,13 +106,19 @@ class SyncCompleted(Message):
 
 
 class SyncFailed(Message):
-    """A sync attempt gave up; the current snapshot stays as it is."""
+    """A sync attempt gave up; the current snapshot stays as it is.
+
+    Version 2 added `kind`; version 1 events are upcast (contracts/upcasting.py).
+    """
 
     message_type: Literal["sync.failed"] = "sync.failed"
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     sync_id: Identifier = Field(description="The sync attempt that failed.")
     command_id: Identifier | None = Field(
         default=None, description="The command that asked for it, if any."
+    )
+    kind: FailureKind = Field(
+        default="unknown", description="What kind of failure it was (since v2)."
     )
     reason: str = Field(min_length=1, max_length=2000, description="Why it failed.")
     attempts: int = Field(

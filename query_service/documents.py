@@ -105,6 +105,7 @@ class FailureDoc(TypedDict):
     failed_at: datetime
     started_at: datetime | None
     command_id: str | None
+    kind: str
 
 
 class DeadLetterDoc(TypedDict):
@@ -194,6 +195,7 @@ def failure_doc(failure: Failure) -> FailureDoc:
         "failed_at": failure.failed_at,
         "started_at": failure.started_at,
         "command_id": failure.command_id,
+        "kind": failure.kind,
     }
 
 
@@ -260,4 +262,6 @@ def _failure_from(doc: Mapping[str, Any]) -> Failure:
         failed_at=doc["failed_at"],
         started_at=doc.get("started_at"),
         command_id=doc.get("command_id"),
+        # Records written before sync.failed v2 have no kind.
+        kind=doc.get("kind", "unknown"),
     )

@@ -93,6 +93,7 @@ def events_of(record: SyncRecord, current: SnapshotMeta | None) -> list[LiveEven
                     **base,
                     "state": "failed",
                     "at": _iso(failure.failed_at),
+                    "kind": failure.kind,
                     "reason": failure.reason,
                     "attempts": failure.attempts,
                 },

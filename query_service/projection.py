@@ -262,6 +262,7 @@ async def record_failure(
 ) -> None:
     """Record a failed sync; the pointer stays where it is."""
     failure = Failure(
+        kind=event.kind,
         reason=event.reason,
         attempts=event.attempts,
         failed_at=event.failed_at,
@@ -272,9 +273,10 @@ async def record_failure(
         logger.warning("ignoring sync.failed of promoted sync %s", event.sync_id)
         return
     logger.warning(
-        "sync %s failed after %d attempts: %s",
+        "sync %s failed after %d attempts (%s): %s",
         event.sync_id,
         event.attempts,
+        event.kind,
         event.reason,
     )
     await _tidy(read_model, config)

@@ -133,6 +133,7 @@ class Failure:
     failed_at: datetime
     started_at: datetime | None = None
     command_id: str | None = None
+    kind: str = "unknown"
 
 
 @dataclass(frozen=True, slots=True)

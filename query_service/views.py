@@ -107,6 +107,13 @@ class SyncBody(TypedDict):
     fetched_at: datetime | None
     promoted_at: datetime | None
     failed_at: datetime | None
+    failure_kind: Annotated[
+        str | None,
+        Field(
+            description="What kind of failure (sync.failed `kind`: rate_limited,"
+            " timeout, html, deadline, ..., unknown); null unless it failed."
+        ),
+    ]
     reason: str | None
     attempts: NonNegativeInt | None
     superseded_at: datetime | None
@@ -301,6 +308,7 @@ def sync_body(record: SyncRecord) -> SyncBody:
         "fetched_at": completion.fetched_at if completion else None,
         "promoted_at": record.promoted_at,
         "failed_at": failure.failed_at if failure else None,
+        "failure_kind": failure.kind if failure else None,
         "reason": failure.reason if failure else None,
         "attempts": failure.attempts if failure else None,
         "superseded_at": record.superseded_at,

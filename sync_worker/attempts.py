@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     import aiohttp
 
+    from contracts.events import FailureKind
     from sync_worker.upstream import UpstreamError
 
 MAX_USER_BYTES: Final = 2_048
@@ -53,14 +54,14 @@ class AttemptFailed(Exception):
 
     def __init__(
         self,
-        kind: str,
+        kind: FailureKind,
         detail: str,
         *,
         retryable: bool = True,
         retry_after: float | None = None,
     ) -> None:
         super().__init__(f"{kind}: {detail}")
-        self.kind = kind
+        self.kind: FailureKind = kind
         self.detail = detail
         self.retryable = retryable
         self.retry_after = retry_after

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from tenacity import RetryCallState
 
+    from contracts.events import FailureKind
     from sync_worker.settings import SyncWorkerSettings
 
 logger = logging.getLogger(__name__)
@@ -85,8 +86,9 @@ class FetchedPage:
 class FetchFailed(Exception):
     """Upstream could not deliver every page; `reason` says why, for operators."""
 
-    def __init__(self, reason: str, attempts: int) -> None:
+    def __init__(self, kind: FailureKind, reason: str, attempts: int) -> None:
         super().__init__(reason)
+        self.kind: FailureKind = kind
         self.reason = reason
         self.attempts = attempts
 
@@ -198,7 +200,7 @@ class HttpRandomuserClient:
                     users, page_attempts = await task
                 except FetchFailed as failure:
                     raise FetchFailed(
-                        failure.reason, attempts + failure.attempts
+                        failure.kind, failure.reason, attempts + failure.attempts
                     ) from None
                 attempts += page_attempts
                 yield FetchedPage(number=number, users=users, attempts=page_attempts)
@@ -275,7 +277,9 @@ class HttpRandomuserClient:
             users: list[Any] = await retrying(attempt)
         except AttemptFailed as failure:
             raise FetchFailed(
-                failure_reason(failure, history, number, pages), before + len(history)
+                failure.kind,
+                failure_reason(failure, history, number, pages),
+                before + len(history),
             ) from None
         return users, len(history) + 1
 

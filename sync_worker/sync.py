@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from common.amqp import Publisher
     from contracts.codec import AnyMessage
+    from contracts.events import FailureKind
     from contracts.users import User
     from sync_worker.randomuser import RandomuserClient
 
@@ -178,7 +179,9 @@ class SyncService:
                 f"the command asks for {command.results} users; this worker's "
                 f"SYNC_MAX_RESULTS is {self._max_results}"
             )
-            return await self._fail(command, sync_id, reason, 1, started_at)
+            return await self._fail(
+                command, sync_id, "too_many_results", reason, 1, started_at
+            )
         sizes = self._randomuser.page_sizes(command.results)
         firsts = list(
             itertools.accumulate((batches_per_page(s) for s in sizes), initial=0)
@@ -216,7 +219,12 @@ class SyncService:
                         await self._publisher.publish(batch)
         except FetchFailed as exc:
             return await self._fail(
-                command, sync_id, exc.reason, attempts + exc.attempts, started_at
+                command,
+                sync_id,
+                exc.kind,
+                exc.reason,
+                attempts + exc.attempts,
+                started_at,
             )
         except TimeoutError:
             if not deadline.expired():
@@ -225,12 +233,16 @@ class SyncService:
                 f"the sync overran its deadline of {self._deadline:g}s "
                 f"after {fetched} of {command.results} users"
             )
-            return await self._fail(command, sync_id, reason, attempts, started_at)
+            return await self._fail(
+                command, sync_id, "deadline", reason, attempts, started_at
+            )
         if not kept:
             reason = (
                 f"validation kept none of the {fetched} users ({_describe(dropped)})"
             )
-            return await self._fail(command, sync_id, reason, attempts, started_at)
+            return await self._fail(
+                command, sync_id, "no_valid_users", reason, attempts, started_at
+            )
         # The outcome goes last: the projector promotes a sync only once
         # `sync.completed` is in and every batch it announces is staged.
         completed = SyncCompleted(
@@ -263,6 +275,7 @@ class SyncService:
         self,
         command: SyncRequested,
         sync_id: str,
+        kind: FailureKind,
         reason: str,
         attempts: int,
         started_at: datetime,
@@ -270,6 +283,7 @@ class SyncService:
         failed = SyncFailed(
             sync_id=sync_id,
             command_id=command.command_id,
+            kind=kind,
             reason=reason[:2000],
             attempts=max(1, attempts),
             started_at=started_at,

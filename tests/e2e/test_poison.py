@@ -72,7 +72,7 @@ POISON: Final = [
     (SYNC_QUEUE, "schema-invalid", "sync.requested", _command(results=0)),
     (SYNC_QUEUE, "an event, not a command", "sync.requested", _event()),
     (PROJECTOR_QUEUE, "unparseable", "sync.failed", b"\xff\xfe not json"),
-    (PROJECTOR_QUEUE, "unknown version", "sync.failed", _event(schema_version=2)),
+    (PROJECTOR_QUEUE, "unknown version", "sync.failed", _event(schema_version=3)),
     (PROJECTOR_QUEUE, "schema-invalid", "sync.failed", _event(attempts=0)),
     (
         PROJECTOR_QUEUE,

@@ -21,8 +21,9 @@ AT = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 FAILED_WIRE = (
     b'{"message_id":"m-1","occurred_at":"2026-01-02T03:04:05.678000Z",'
     b'"correlation_id":"c-1","causation_id":"cmd-1",'
-    b'"message_type":"sync.failed","schema_version":1,"sync_id":"s-1",'
-    b'"command_id":null,"reason":"upstream answered 503","attempts":3,'
+    b'"message_type":"sync.failed","schema_version":2,"sync_id":"s-1",'
+    b'"command_id":null,"kind":"http_error","reason":"upstream answered 503",'
+    b'"attempts":3,'
     b'"started_at":null,"failed_at":"2026-01-02T03:04:05.678000Z"}'
 )
 
@@ -34,6 +35,7 @@ def failed(**overrides: Any) -> SyncFailed:
         "correlation_id": "c-1",
         "causation_id": "cmd-1",
         "sync_id": "s-1",
+        "kind": "http_error",
         "reason": "upstream answered 503",
         "attempts": 3,
         "failed_at": AT,
@@ -153,7 +155,7 @@ def test_an_unknown_or_missing_message_type_is_refused(data, reason):
     assert reason_for(orjson.dumps(data)) == reason
 
 
-@pytest.mark.parametrize("version", [None, "1", 1.0, True, 2, 99])
+@pytest.mark.parametrize("version", [None, "1", 1.0, True, 3, 99])
 def test_a_missing_newer_or_non_integer_schema_version_is_refused(version):
     data = failed_data(schema_version=version)
 
@@ -163,7 +165,7 @@ def test_a_missing_newer_or_non_integer_schema_version_is_refused(version):
 
 
 def test_the_current_schema_version_is_accepted():
-    assert decode(orjson.dumps(failed_data(schema_version=1))) == failed()
+    assert decode(orjson.dumps(failed_data(schema_version=2))) == failed()
 
 
 def test_an_older_version_without_an_upcaster_is_refused():
@@ -199,7 +201,8 @@ def test_an_older_version_is_upcast_then_validated(monkeypatch):
     old = failed_data(schema_version=0, error="upstream answered 503")
     del old["reason"]
 
-    assert decode(orjson.dumps(old)) == failed()
+    # Then the real v1 -> v2 step: this reason names no kind it knows.
+    assert decode(orjson.dumps(old)) == failed(kind="unknown")
     assert [data["schema_version"] for data in seen] == [0]
 
 

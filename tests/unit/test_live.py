@@ -72,7 +72,10 @@ def test_a_failed_sync_says_why():
         state="failed",
         first_seen_at=T0,
         failure=Failure(
-            reason="upstream answered 500", attempts=4, failed_at=T0 + 2 * MS
+            reason="upstream answered 500",
+            attempts=4,
+            failed_at=T0 + 2 * MS,
+            kind="http_error",
         ),
     )
     started, failed = events_of(record, None)
@@ -82,6 +85,7 @@ def test_a_failed_sync_says_why():
         "command_id": None,
         "state": "failed",
         "at": "2026-01-01T12:00:00.002000Z",
+        "kind": "http_error",
         "reason": "upstream answered 500",
         "attempts": 4,
     }

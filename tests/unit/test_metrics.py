@@ -94,7 +94,7 @@ async def test_a_sync_counts_its_outcome_and_its_users():
 
     await service.handle(command(results=30))
     await SyncService(
-        FakeRandomuser(failure=FetchFailed("upstream 500", attempts=2)),
+        FakeRandomuser(failure=FetchFailed("http_error", "upstream 500", attempts=2)),
         FakePublisher(),
     ).handle(command(results=30))
 

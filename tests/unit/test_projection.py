@@ -734,7 +734,7 @@ async def test_what_the_projector_logs_names_the_sync_and_its_numbers(
         f"promoted snapshot s1: 4 users in {countries} countries",
         "ignoring batch 0 of promoted sync s1",
         "sync s0 is older than the current snapshot; not promoted",
-        "sync s2 failed after 4 attempts: HTTP 500",
+        "sync s2 failed after 4 attempts (unknown): HTTP 500",
         "ignoring sync.failed of promoted sync s1",
         "ignoring sync.completed of inactive sync s0",
         "abandoned 1 syncs that never completed",

@@ -149,7 +149,9 @@ async def test_without_a_seed_a_random_one_is_chosen_and_reported():
 
 async def test_an_upstream_failure_publishes_only_sync_failed():
     publisher = FakePublisher()
-    upstream = FakeRandomuser(failure=FetchFailed("rate-limited by Randomuser", 4))
+    upstream = FakeRandomuser(
+        failure=FetchFailed("rate_limited", "rate-limited by Randomuser", 4)
+    )
     request = command(results=10)
 
     outcome = await SyncService(upstream, publisher).run(request)
@@ -157,6 +159,7 @@ async def test_an_upstream_failure_publishes_only_sync_failed():
     assert publisher.published == [outcome]
     assert isinstance(outcome, SyncFailed)
     assert outcome.reason == "rate-limited by Randomuser"
+    assert outcome.kind == "rate_limited"
     assert outcome.attempts == 4
     assert outcome.command_id == request.command_id
     assert outcome.correlation_id == "corr-1"
@@ -178,6 +181,7 @@ async def test_a_sync_whose_validation_keeps_no_user_is_a_failure():
     assert [len(b.users) for b in batches if isinstance(b, UsersFetched)] == [0]
     assert isinstance(outcome, SyncFailed)
     assert outcome.reason == "validation kept none of the 3 users (missing_country: 3)"
+    assert outcome.kind == "no_valid_users"
     assert outcome.attempts == 2
 
 
@@ -266,7 +270,7 @@ async def test_pages_are_published_as_they_arrive_with_the_batch_count_planned()
 
 async def test_a_sync_that_fails_after_some_pages_ends_with_sync_failed():
     publisher = FakePublisher()
-    failure = FetchFailed("Randomuser answered with an HTTP error", 4)
+    failure = FetchFailed("http_error", "Randomuser answered with an HTTP error", 4)
     upstream = FakeRandomuser(failure=failure, fail_after_pages=2, per_page=1_000)
 
     outcome = await SyncService(upstream, publisher).run(command(results=5_000))
@@ -274,6 +278,7 @@ async def test_a_sync_that_fails_after_some_pages_ends_with_sync_failed():
     *batches, last = publisher.published
     assert last == outcome
     assert isinstance(outcome, SyncFailed)
+    assert outcome.kind == "http_error"
     assert [b.batch_index for b in batches if isinstance(b, UsersFetched)] == [0, 1]
     assert outcome.attempts == 2 + 1 + 4
 
@@ -294,6 +299,7 @@ async def test_a_sync_over_its_deadline_fails_with_a_reason():
 
     assert isinstance(outcome, SyncFailed)
     assert outcome.reason.startswith("the sync overran its deadline of 0.05s")
+    assert outcome.kind == "deadline"
     assert "after 10 of 20 users" in outcome.reason
 
 
@@ -308,4 +314,5 @@ async def test_a_command_over_sync_max_results_fails_without_fetching():
     assert publisher.published == [outcome]
     assert isinstance(outcome, SyncFailed)
     assert "SYNC_MAX_RESULTS is 100" in outcome.reason
+    assert outcome.kind == "too_many_results"
     assert upstream.requests == []
