@@ -32,6 +32,8 @@ class StagedDoc(TypedDict):
     country: str
     part: int
     users: list[UserRow]
+    uuids: bytes
+    """16 bytes per user (records.uuid_bytes); b"" when not known."""
 
 
 class CountryChunkDoc(TypedDict):
@@ -44,6 +46,8 @@ class CountryChunkDoc(TypedDict):
     country: str
     chunk: int
     users: list[UserRow]
+    uuids: bytes
+    """16 bytes per user (records.uuid_bytes); b"" when not known."""
 
 
 class MetaDoc(TypedDict):

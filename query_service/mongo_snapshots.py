@@ -80,8 +80,7 @@ class SnapshotDocuments(MongoCollections):
     @unavailable_on_connection_errors
     async def country(self, snapshot_id: str, name: str) -> CountryUsers | None:
         """One country of a snapshot with all its users, or None."""
-        users = await self._store.country(snapshot_id, name)
-        return None if users is None else CountryUsers(name=name, users=users)
+        return await self._store.country(snapshot_id, name)
 
     @unavailable_on_connection_errors
     async def country_chunk(

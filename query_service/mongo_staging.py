@@ -12,7 +12,7 @@ from query_service.mongo import (
     MongoCollections,
     unavailable_on_connection_errors,
 )
-from query_service.records import StagedCountry, chunked
+from query_service.records import CHUNK_USERS, StagedCountry, chunked, uuid_slice
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -34,8 +34,11 @@ class StagedBatches(MongoCollections):
         sync_id: str,
         batch_index: int,
         countries: Mapping[str, Sequence[UserRow]],
+        *,
+        uuids: Mapping[str, bytes] | None = None,
     ) -> None:
         """Upsert one document per country chunk of the batch, in one bulk write."""
+        known = uuids or {}
         writes = [
             UpdateOne(
                 {"_id": f"{sync_id}/{batch_index}/{country}/{part}"},
@@ -46,6 +49,9 @@ class StagedBatches(MongoCollections):
                         country=country,
                         part=part,
                         users=list(chunk),
+                        uuids=uuid_slice(
+                            known.get(country, b""), part * CHUNK_USERS, len(chunk)
+                        ),
                     )
                 },
                 upsert=True,
@@ -93,6 +99,7 @@ class StagedBatches(MongoCollections):
                     }
                     for user in doc["users"]
                 ),
+                uuids=doc.get("uuids", b""),
             )
             async for doc in cursor
         ]

@@ -81,8 +81,11 @@ class ReadModelWriter(Protocol):
         sync_id: str,
         batch_index: int,
         countries: Mapping[str, Sequence[UserRow]],
+        *,
+        uuids: Mapping[str, bytes] | None = None,
     ) -> None:
-        """Write one batch's users, grouped by country, in one grouped write."""
+        """Write one batch's users, grouped by country, in one grouped write;
+        `uuids` holds their login uuids (16 bytes each, same order)."""
 
     async def mark_batch_staged(
         self,

@@ -33,6 +33,7 @@ from query_service.snapshot_build import (
     order_key,
     render_country,
     summarise,
+    uuids_by_country,
 )
 
 if TYPE_CHECKING:
@@ -119,7 +120,12 @@ async def stage_batch(
         logger.info("ignoring batch %d of %s sync %s", index, record.state, sync_id)
         return
     if record is None or index not in record.staged_batches:
-        await read_model.stage_batch(sync_id, index, group_by_country(event.users))
+        await read_model.stage_batch(
+            sync_id,
+            index,
+            group_by_country(event.users),
+            uuids=uuids_by_country(event.users),
+        )
         # The index is recorded only after the users are written, so a staged
         # index always means staged data.
         if not await read_model.mark_batch_staged(

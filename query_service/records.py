@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
 
@@ -48,6 +49,32 @@ class UserRow(TypedDict):
     email: str
 
 
+UUID_BYTES: Final = 16
+NO_UUID: Final = bytes(UUID_BYTES)
+"""Where a user has no login uuid (or one that is not a UUID)."""
+
+
+def uuid_bytes(value: str | None) -> bytes:
+    """A user's login uuid as 16 bytes, NO_UUID when there is none.
+
+    Stored beside the users, never in them: responses show name, gender and
+    e-mail only. 16 bytes a user keep a chunk of CHUNK_USERS under 1 MB (the
+    BSON of a row at the maxima leaves 36 bytes of MAX_ROW_BYTES unused).
+    """
+    if value:
+        try:
+            return uuid.UUID(value).bytes
+        except ValueError:
+            pass
+    return NO_UUID
+
+
+def uuid_slice(uuids: bytes, start: int, count: int) -> bytes:
+    """The uuids of users `start` to `start + count`, or b"" when `uuids` is
+    b"" (not known)."""
+    return uuids[start * UUID_BYTES : (start + count) * UUID_BYTES]
+
+
 @dataclass(frozen=True, slots=True)
 class StagedCountry:
     """The users of one country in one staged batch, in upstream order."""
@@ -55,6 +82,8 @@ class StagedCountry:
     batch_index: int
     country: str
     users: tuple[UserRow, ...]
+    uuids: bytes = b""
+    """16 bytes per user (uuid_bytes), or b"" when not known."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +92,8 @@ class CountryUsers:
 
     name: str
     users: tuple[UserRow, ...]
+    uuids: bytes = b""
+    """16 bytes per user (uuid_bytes), or b"" when not known."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,10 +14,13 @@ import orjson
 
 from query_service import views
 from query_service.records import (
+    NO_UUID,
+    UUID_BYTES,
     CountrySummary,
     CountryUsers,
     Snapshot,
     SnapshotMeta,
+    uuid_bytes,
 )
 
 if TYPE_CHECKING:
@@ -37,22 +40,51 @@ def group_by_country(users: Iterable[User]) -> dict[str, list[UserRow]]:
     return countries
 
 
+def uuids_by_country(users: Iterable[User]) -> dict[str, bytes]:
+    """A batch's login uuids by country, in the order of `group_by_country`."""
+    countries: dict[str, bytearray] = {}
+    for user in users:
+        countries.setdefault(user.country, bytearray()).extend(uuid_bytes(user.uuid))
+    return {name: bytes(uuids) for name, uuids in countries.items()}
+
+
 def build_countries(
     staged: Iterable[StagedCountry], batch_count: int
 ) -> list[CountryUsers]:
     """Merge staged batches into countries sorted by name, users in stable order.
 
     Users sort by case-folded name, then e-mail; ties keep batch order, so
-    the result is the same whatever order the batches arrived in.
+    the result is the same whatever order the batches arrived in. Their
+    uuids follow them (NO_UUID for a part staged without).
     """
-    merged: dict[str, list[UserRow]] = {}
+    merged: dict[str, tuple[list[UserRow], bytearray]] = {}
     for part in sorted(staged, key=lambda p: p.batch_index):
         if part.batch_index < batch_count:
-            merged.setdefault(part.country, []).extend(part.users)
+            users, uuids = merged.setdefault(part.country, ([], bytearray()))
+            users.extend(part.users)
+            if len(part.uuids) == len(part.users) * UUID_BYTES:
+                uuids.extend(part.uuids)
+            else:
+                uuids.extend(NO_UUID * len(part.users))
     return [
-        CountryUsers(name=name, users=tuple(sorted(users, key=_user_order)))
-        for name, users in sorted(merged.items(), key=lambda item: name_order(item[0]))
+        _sorted_country(name, users, uuids)
+        for name, (users, uuids) in sorted(
+            merged.items(), key=lambda item: name_order(item[0])
+        )
     ]
+
+
+def _sorted_country(
+    name: str, users: list[UserRow], uuids: bytes | bytearray
+) -> CountryUsers:
+    keys = [_user_order(user) for user in users]
+    order = sorted(range(len(users)), key=keys.__getitem__)
+    view = memoryview(uuids)
+    return CountryUsers(
+        name=name,
+        users=tuple(users[i] for i in order),
+        uuids=b"".join(view[i * UUID_BYTES : (i + 1) * UUID_BYTES] for i in order),
+    )
 
 
 def _user_order(user: UserRow) -> tuple[str, str]:

@@ -21,7 +21,13 @@ from pymongo import ASCENDING, UpdateOne
 from pymongo.errors import OperationFailure
 
 from query_service.documents import CountryChunkDoc
-from query_service.records import chunked
+from query_service.records import (
+    CHUNK_USERS,
+    UUID_BYTES,
+    CountryUsers,
+    chunked,
+    uuid_slice,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -29,7 +35,7 @@ if TYPE_CHECKING:
     from pymongo.asynchronous.collection import AsyncCollection
     from pymongo.asynchronous.database import AsyncDatabase
 
-    from query_service.records import CountryUsers, UserRow
+    from query_service.records import UserRow
 
 Document = dict[str, Any]
 
@@ -92,6 +98,9 @@ class SnapshotStore:
                         country=country.name,
                         chunk=index,
                         users=list(users),
+                        uuids=uuid_slice(
+                            country.uuids, index * CHUNK_USERS, len(users)
+                        ),
                     )
                 },
                 upsert=True,
@@ -125,18 +134,24 @@ class SnapshotStore:
             found[kind] = await stream.read()
         return found
 
-    async def country(self, snapshot_id: str, name: str) -> tuple[UserRow, ...] | None:
-        """Every user of one country, in order; None when it has no chunk."""
+    async def country(self, snapshot_id: str, name: str) -> CountryUsers | None:
+        """Every user of one country, in order, with their uuids (b"" unless
+        every chunk has them); None when it has no chunk."""
         docs = (
             await self._countries.find(
-                {"snapshot_id": snapshot_id, "country": name}, {"users": 1, "chunk": 1}
+                {"snapshot_id": snapshot_id, "country": name},
+                {"users": 1, "chunk": 1, "uuids": 1},
             )
             .sort([("chunk", ASCENDING)])
             .to_list()
         )
         if not docs:
             return None
-        return tuple(user for doc in docs for user in doc["users"])
+        users = tuple(user for doc in docs for user in doc["users"])
+        uuids = b"".join(doc.get("uuids", b"") for doc in docs)
+        if len(uuids) != len(users) * UUID_BYTES:
+            uuids = b""
+        return CountryUsers(name=name, users=users, uuids=uuids)
 
     async def chunk(
         self, snapshot_id: str, name: str, index: int

@@ -37,14 +37,21 @@ async def _get(url: str, **params: str) -> tuple[int, str, bytes]:
         return r.status, r.headers.get("Content-Type", ""), await r.read()
 
 
-async def _served_by_country(stack: StackClient, seed: str) -> dict[str, Counter[str]]:
-    """E-mails by country of what the simulator recorded serving for `seed`
-    (a multiset: two users may share an e-mail)."""
+async def _served_by_country(
+    stack: StackClient, seed: str
+) -> dict[str, dict[str, tuple[str, str, str]]]:
+    """By country, by login uuid: (name, gender, e-mail) of each user the
+    simulator recorded serving for `seed`."""
     pages = await served_pages(stack.sim_url, seed)
-    countries: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    countries: defaultdict[str, dict[str, tuple[str, str, str]]] = defaultdict(dict)
     for users in pages.values():
         for user in users:
-            countries[user["country"]][user["email"]] += 1
+            name = f"{user['name']['first']} {user['name']['last']}"
+            countries[user["country"]][user["uuid"]] = (
+                name,
+                user["gender"],
+                user["email"],
+            )
     return countries
 
 
@@ -71,23 +78,25 @@ async def test_history_lists_serves_and_diffs_kept_snapshots(
     assert now_served_old == served_then
     before = await _served_by_country(stack, "history-a")
     after = await _served_by_country(stack, "history-b")
-    expected = {
-        name: (
-            after.get(name, Counter()) - before.get(name, Counter()),
-            before.get(name, Counter()) - after.get(name, Counter()),
+    expected = {}
+    for name in before.keys() | after.keys():
+        was, now = before.get(name, {}), after.get(name, {})
+        expected[name] = (
+            Counter(now[u][2] for u in now.keys() - was.keys()),
+            Counter(was[u][2] for u in was.keys() - now.keys()),
+            Counter(now[u][2] for u in now.keys() & was.keys() if now[u] != was[u]),
         )
-        for name in before.keys() | after.keys()
-    }
     got = {
         c["name"]: (
             Counter(u["email"] for u in c["added"]),
             Counter(u["email"] for u in c["removed"]),
+            Counter(change["after"]["email"] for change in c["changed"]),
         )
         for c in diff["countries"]
     }
     assert got == {name: change for name, change in expected.items() if any(change)}
-    assert diff["counts"]["added"] == sum(a.total() for a, _ in expected.values())
-    assert diff["counts"]["removed"] == sum(r.total() for _, r in expected.values())
+    assert diff["counts"]["added"] == sum(a.total() for a, _, _ in expected.values())
+    assert diff["counts"]["removed"] == sum(r.total() for _, r, _ in expected.values())
 
 
 async def test_history_errors_are_problems_through_nginx(stack: StackClient) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import random
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -516,6 +517,57 @@ class TestReadModelContract:
         record = await read_model.sync("s1")
         assert record is not None
         assert record.state == "promoted"
+
+    async def test_each_user_keeps_its_uuid_through_staging_order_and_chunks(
+        self, read_model: ReadModel
+    ) -> None:
+        # More than one chunk, over two batches, names out of order, one
+        # user without a uuid: each stored uuid still belongs to its user.
+        count = CHUNK_USERS + 7
+        users = [
+            User(
+                name=f"Person {(i * 7919) % count:05d}",
+                gender="female",
+                email=f"p{i}@x",
+                country="Norway",
+                uuid=None if i == 3 else str(uuid.UUID(int=i + 1)),
+            )
+            for i in range(count)
+        ]
+        half = count // 2
+        await _deliver(
+            read_model,
+            [
+                UsersFetched(
+                    sync_id="s1",
+                    batch_index=1,
+                    batch_count=2,
+                    users=tuple(users[half:]),
+                ),
+                UsersFetched(
+                    sync_id="s1",
+                    batch_index=0,
+                    batch_count=2,
+                    users=tuple(users[:half]),
+                ),
+                SyncCompleted(
+                    sync_id="s1", batch_count=2, user_count=count, fetched_at=T0
+                ),
+            ],
+        )
+
+        country = await read_model.country("s1", "Norway")
+
+        assert country is not None
+        by_email = {u.email: u.uuid for u in users}
+        expected = b"".join(
+            uuid.UUID(by_email[row["email"]]).bytes
+            if by_email[row["email"]]
+            else bytes(16)
+            for row in country.users
+        )
+        assert len(country.users) == count
+        assert country.uuids == expected
 
 
 async def _deliver(read_model: ReadModel, messages: list[AnyMessage]) -> None:

@@ -55,6 +55,7 @@ class InMemoryReadModel:
         self._syncs: dict[str, SyncRecord] = {}
         self._cleared: set[str] = set()
         self._staged: dict[tuple[str, int, str], tuple[UserRow, ...]] = {}
+        self._staged_uuids: dict[tuple[str, int, str], bytes] = {}
         self._snapshots: dict[str, Snapshot] = {}
         self._countries: dict[tuple[str, str], CountryUsers] = {}
         self._pointer: Pointer | None = None
@@ -152,11 +153,16 @@ class InMemoryReadModel:
         sync_id: str,
         batch_index: int,
         countries: Mapping[str, Sequence[UserRow]],
+        *,
+        uuids: Mapping[str, bytes] | None = None,
     ) -> None:
-        """Store one batch's users by country."""
+        """Store one batch's users (and their uuids) by country."""
         self._enter("stage_batch")
         for country, users in countries.items():
             self._staged[sync_id, batch_index, country] = tuple(users)
+            self._staged_uuids[sync_id, batch_index, country] = (uuids or {}).get(
+                country, b""
+            )
 
     def _upsert_if_state(
         self,
@@ -244,7 +250,12 @@ class InMemoryReadModel:
         """Every staged (batch, country) of a sync, by batch index then country."""
         self._enter("staged_countries")
         return [
-            StagedCountry(batch_index=index, country=name, users=users)
+            StagedCountry(
+                batch_index=index,
+                country=name,
+                users=users,
+                uuids=self._staged_uuids.get((sync, index, name), b""),
+            )
             for (sync, index, name), users in sorted(self._staged.items())
             if sync == sync_id and country in (None, name)
         ]

@@ -4,7 +4,7 @@ snapshot as it was served, diffs, and 404 / 410 / 422."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -21,10 +21,26 @@ if TYPE_CHECKING:
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
-def user(name: str, email: str, country: str = "Norway", gender: str = "male") -> User:
+def user(
+    name: str,
+    email: str,
+    country: str = "Norway",
+    gender: str = "male",
+    uuid: str | None = None,
+) -> User:
     return User.model_validate(
-        {"name": name, "gender": gender, "email": email, "country": country}
+        {
+            "name": name,
+            "gender": gender,
+            "email": email,
+            "country": country,
+            "uuid": uuid,
+        }
     )
+
+
+U1 = "0b6c9f4e-2f52-4c5e-9d55-3d1c2c1f7a01"
+U2 = "5a1d3c7b-8e2f-4b6a-a1c9-7f3e2d1b0c02"
 
 
 async def project(
@@ -235,6 +251,65 @@ async def test_users_sharing_an_e_mail_are_paired_in_name_order(client) -> None:
 
     assert body["counts"] == {"added": 1, "removed": 0, "changed": 0}
     assert body["countries"][0]["added"][0]["name"] == "C Three"
+
+
+async def _diff(client, before: list[User], after: list[User]) -> Any:
+    await project(client.model, "s1", before, 0)
+    await project(client.model, "s2", after, 1)
+    response = await client.get("/queries/snapshots/s2/diff", params={"from": "s1"})
+    assert response.status == 200
+    return await response.json()
+
+
+async def test_a_user_with_the_same_uuid_and_a_new_e_mail_is_changed(client) -> None:
+    body = await _diff(
+        client,
+        [user("Ann Berg", "ann@old.no", uuid=U1), user("Bo Dahl", "bo@x.no", uuid=U2)],
+        [user("Ann Berg", "ann@new.no", uuid=U1), user("Bo Dahl", "bo@x.no", uuid=U2)],
+    )
+
+    assert body["counts"] == {"added": 0, "removed": 0, "changed": 1}
+    [change] = body["countries"][0]["changed"]
+    assert (change["before"]["email"], change["after"]["email"]) == (
+        "ann@old.no",
+        "ann@new.no",
+    )
+
+
+async def test_two_people_sharing_an_e_mail_are_one_removed_one_added(client) -> None:
+    body = await _diff(
+        client,
+        [user("Ann Berg", "shared@x.no", uuid=U1)],
+        [user("Ann Berg", "shared@x.no", uuid=U2)],
+    )
+
+    assert body["counts"] == {"added": 1, "removed": 1, "changed": 0}
+
+
+async def test_against_a_snapshot_without_uuids_users_match_by_e_mail(client) -> None:
+    body = await _diff(
+        client,
+        [user("Ann Berg", "ann@x.no"), user("Bo Dahl", "bo@x.no")],
+        [
+            user("Ann Berg-Lie", "ann@x.no", uuid=U1),
+            user("Bo Dahl", "bo@y.no", uuid=U2),
+        ],
+    )
+
+    assert body["counts"] == {"added": 1, "removed": 1, "changed": 1}
+    norway = body["countries"][0]
+    assert norway["changed"][0]["after"]["name"] == "Ann Berg-Lie"
+    assert [u["email"] for u in norway["added"]] == ["bo@y.no"]
+
+
+async def test_a_user_without_a_uuid_is_matched_by_e_mail_among_uuids(client) -> None:
+    body = await _diff(
+        client,
+        [user("Ann Berg", "ann@x.no", uuid=U1), user("Cy Eng", "cy@x.no")],
+        [user("Ann Berg", "ann@x.no", uuid=U1), user("Cy Engen", "cy@x.no")],
+    )
+
+    assert body["counts"] == {"added": 0, "removed": 0, "changed": 1}
 
 
 async def test_unknown_snapshots_are_404_and_deleted_ones_410(client) -> None:
