@@ -42,7 +42,7 @@ def _when(value: str) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
-async def _trigger(
+async def trigger(
     session: aiohttp.ClientSession, base: str, users: int, seed: str
 ) -> str:
     async with session.post(
@@ -56,7 +56,7 @@ async def _trigger(
         return command
 
 
-async def _promoted(
+async def promoted(
     session: aiohttp.ClientSession, base: str, command: str
 ) -> dict[str, Any]:
     """The attempt of `command` once promoted (polled from sync-status)."""
@@ -76,7 +76,7 @@ async def plain_reader(base: str, syncs: int, users: int) -> list[float]:
         for index in range(syncs):
             async with session.get(f"{base}/queries/countries") as response:
                 before = response.headers.get("ETag")
-            command = await _trigger(session, base, users, f"bench-live-{index}")
+            command = await trigger(session, base, users, f"bench-live-{index}")
             while True:
                 async with session.get(f"{base}/queries/countries") as response:
                     etag = response.headers.get("ETag")
@@ -85,7 +85,7 @@ async def plain_reader(base: str, syncs: int, users: int) -> list[float]:
                     served = time.time()
                     break
                 await asyncio.sleep(POLL_SECONDS)
-            attempt = await _promoted(session, base, command)
+            attempt = await promoted(session, base, command)
             if body["snapshot"]["id"] != attempt["sync_id"]:
                 raise RuntimeError(f"served {body['snapshot']}, promoted {attempt}")
             late.append(served - _when(attempt["promoted_at"]))
@@ -132,11 +132,11 @@ async def streams(
         await asyncio.sleep(hold)
         held = {name: _rss_mib(pid) for name, pid in replicas.items()}
         async with aiohttp.ClientSession() as control:
-            command = await _trigger(control, base, users, "bench-live-fanout")
+            command = await trigger(control, base, users, "bench-live-fanout")
             # The snapshot id is known only once promoted: clients match it then.
-            attempt = await _promoted(control, base, command)
+            attempt = await promoted(control, base, command)
         wanted = attempt["sync_id"]
-        promoted = _when(attempt["promoted_at"])
+        promoted_at = _when(attempt["promoted_at"])
         deadline = time.monotonic() + 60
         while any(wanted not in seen for seen in arrivals):
             if time.monotonic() > deadline:
@@ -145,7 +145,7 @@ async def streams(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    delays = sorted(seen[wanted] - promoted for seen in arrivals)
+    delays = sorted(seen[wanted] - promoted_at for seen in arrivals)
     return {
         "before": before,
         "held": held,

@@ -21,7 +21,7 @@ import time
 
 import aiohttp
 
-from bench.live import _promoted, _trigger
+from bench.live import promoted, trigger
 from bench.report import log, machine_description, table
 from bench.stack import BenchOptions, BenchStack
 
@@ -29,12 +29,14 @@ from bench.stack import BenchOptions, BenchStack
 async def _syncs(base: str, count: int, users: int) -> None:
     async with aiohttp.ClientSession() as session:
         for index in range(count):
-            command = await _trigger(session, base, users, f"bench-rebuild-{index}")
-            await _promoted(session, base, command)
+            command = await trigger(session, base, users, f"bench-rebuild-{index}")
+            await promoted(session, base, command)
             log(f"sync {index + 1}/{count} promoted")
 
 
-def _rebuild(bench: BenchStack, database: str) -> tuple[float, float, str, int]:
+def _rebuild(
+    bench: BenchStack, database: str, *options: str
+) -> tuple[float, float, str, int]:
     """Run randomuser-rebuild; wall seconds, peak RSS MiB, its output, exit status."""
     config = bench.config
     env = {
@@ -47,7 +49,14 @@ def _rebuild(bench: BenchStack, database: str) -> tuple[float, float, str, int]:
     }
     started = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, "-m", "query_service.rebuild", "--database", database],
+        [
+            sys.executable,
+            "-m",
+            "query_service.rebuild",
+            "--database",
+            database,
+            *options,
+        ],
         env=env,
         stdout=subprocess.PIPE,
         text=True,
@@ -73,6 +82,10 @@ def main() -> None:
         log("rebuilding")
         database = f"{bench.config.mongo_database}_rebuilt"
         seconds, rss, output, status = _rebuild(bench, database)
+        log("rebuilding again, and switching readers to it")
+        switched = _rebuild(
+            bench, f"{bench.config.mongo_database}_switched", "--switch"
+        )
     print("## Rebuilding the read model (`python -m bench.rebuild`)\n")
     print("\n".join(f"- {line}" for line in machine_description()))
     print(
@@ -85,16 +98,21 @@ def main() -> None:
             ["snapshots", "users each", "rebuild wall s", "peak RSS MiB", "exit"],
             [
                 [
-                    str(args.snapshots),
+                    f"{args.snapshots}{label}",
                     f"{args.users:,}",
-                    f"{seconds:.1f}",
-                    f"{rss:.0f}",
-                    str(status),
+                    f"{run_seconds:.1f}",
+                    f"{run_rss:.0f}",
+                    str(run_status),
                 ]
+                for label, (run_seconds, run_rss, _, run_status) in (
+                    ("", (seconds, rss, output, status)),
+                    (" (--switch)", switched),
+                )
             ],
         )
     )
     print(f"\nIt printed:\n\n```\n{output}\n```")
+    print(f"\nand with `--switch`:\n\n```\n{switched[2]}\n```")
 
 
 if __name__ == "__main__":

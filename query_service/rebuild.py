@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import logging
 import sys
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
@@ -197,6 +198,8 @@ class Rebuilt:
     verified: Verified
     switched: bool = False
     switch_problem: str | None = None
+    pause_seconds: float | None = None
+    """How long the live projection waited for the switch."""
 
 
 async def rebuild(
@@ -276,6 +279,7 @@ async def _switch(
     """Move the alias from `outcome.source` to `outcome.database`, catching up
     on what the projector took meanwhile; None when done, else why not."""
     now = utc_now()
+    began = time.monotonic()
     if not await alias.begin_switch(
         outcome.source,
         outcome.database,
@@ -299,6 +303,7 @@ async def _switch(
         done = await alias.complete_switch(
             outcome.source, outcome.database, now=utc_now()
         )
+        outcome.pause_seconds = time.monotonic() - began
     finally:
         if not done:
             await alias.abandon_switch(outcome.database)
@@ -330,7 +335,10 @@ def report(outcome: Rebuilt) -> str:
     lines += [f"unreadable: {problem}" for problem in replayed.unreadable]
     lines += [f"differs: {problem}" for problem in verified.mismatches]
     if outcome.switched:
-        lines.append(f"readers now use {outcome.database} (was {outcome.source})")
+        lines.append(
+            f"readers now use {outcome.database} (was {outcome.source});"
+            f" the live projection waited {(outcome.pause_seconds or 0) * 1000:.0f} ms"
+        )
     elif outcome.switch_problem is not None:
         lines.append(f"not switched: {outcome.switch_problem}")
     return "\n".join(lines)
