@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from pymongo import ASCENDING, UpdateOne
+from pymongo.errors import ConnectionFailure
 
 from query_service.documents import StagedDoc
 from query_service.mongo import (
@@ -12,10 +13,11 @@ from query_service.mongo import (
     MongoCollections,
     unavailable_on_connection_errors,
 )
+from query_service.ports import ReadModelUnavailable
 from query_service.records import CHUNK_USERS, StagedCountry, chunked, uuid_slice
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import AsyncIterator, Mapping, Sequence
 
     from contracts.users import Gender
     from query_service.records import UserRow
@@ -23,6 +25,25 @@ if TYPE_CHECKING:
 
 _GENDERS: Final[dict[str, Gender]] = {"male": "male", "female": "female"}
 """One shared string per gender (and the type the contract gives it)."""
+
+
+def _staged(doc: Document) -> StagedCountry:
+    # Each user re-made with shared keys and gender strings: decoded
+    # documents repeat them per user, which for 100,000 users costs tens of
+    # MB at the projector's peak.
+    return StagedCountry(
+        batch_index=doc["batch_index"],
+        country=doc["country"],
+        users=tuple(
+            {
+                "name": user["name"],
+                "gender": _GENDERS[user["gender"]],
+                "email": user["email"],
+            }
+            for user in doc["users"]
+        ),
+        uuids=doc.get("uuids", b""),
+    )
 
 
 class StagedBatches(MongoCollections):
@@ -68,12 +89,6 @@ class StagedBatches(MongoCollections):
         await self._staged.delete_many({"sync_id": sync_id, "batch_index": batch_index})
 
     @unavailable_on_connection_errors
-    async def staged_country_names(self, sync_id: str) -> set[str]:
-        """The countries a sync has staged users of (one small field per document)."""
-        cursor = self._staged.find({"sync_id": sync_id}, {"_id": 0, "country": 1})
-        return {doc["country"] async for doc in cursor}
-
-    @unavailable_on_connection_errors
     async def staged_countries(
         self, sync_id: str, *, country: str | None = None
     ) -> list[StagedCountry]:
@@ -84,22 +99,28 @@ class StagedBatches(MongoCollections):
         cursor = self._staged.find(query, {"_id": 0, "sync_id": 0}).sort(
             [("batch_index", ASCENDING), ("country", ASCENDING), ("part", ASCENDING)]
         )
-        # One document at a time, each user re-made with shared keys and
-        # gender strings: decoded documents repeat them per user, which for
-        # 100,000 users costs tens of MB at the projector's peak.
-        return [
-            StagedCountry(
-                batch_index=doc["batch_index"],
-                country=doc["country"],
-                users=tuple(
-                    {
-                        "name": user["name"],
-                        "gender": _GENDERS[user["gender"]],
-                        "email": user["email"],
-                    }
-                    for user in doc["users"]
-                ),
-                uuids=doc.get("uuids", b""),
-            )
-            async for doc in cursor
-        ]
+        return [_staged(doc) async for doc in cursor]
+
+    async def staged_by_country(
+        self, sync_id: str
+    ) -> AsyncIterator[tuple[str, list[StagedCountry]]]:
+        """Each country a sync staged users of, with its staged parts (by
+        batch index), one country at a time, from one query."""
+        cursor = self._staged.find({"sync_id": sync_id}, {"_id": 0, "sync_id": 0}).sort(
+            [("country", ASCENDING), ("batch_index", ASCENDING), ("part", ASCENDING)]
+        )
+        country: str | None = None
+        parts: list[StagedCountry] = []
+        try:
+            async for doc in cursor:
+                if doc["country"] != country:
+                    if country is not None:
+                        yield country, parts
+                    country, parts = doc["country"], []
+                parts.append(_staged(doc))
+        except ConnectionFailure as exc:
+            raise ReadModelUnavailable(
+                f"MongoDB unavailable ({type(exc).__name__})"
+            ) from exc
+        if country is not None:
+            yield country, parts

@@ -40,6 +40,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+PROMOTED: Final = "snapshot.promoted"
+"""The cause of the notice sent as soon as a snapshot is current (before the
+projector has finished handling the event that completed it)."""
+
 NOTICE_TTL_SECONDS: Final = 10
 """A notice older than this is worthless: the replica has polled since."""
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 from common.consuming import TransientError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import AsyncIterator, Mapping, Sequence
     from datetime import datetime
 
     from query_service.records import (
@@ -117,8 +117,11 @@ class ReadModelWriter(Protocol):
         """Every staged (batch, country) of a sync, or of one of its countries,
         by batch index then country."""
 
-    async def staged_country_names(self, sync_id: str) -> set[str]:
-        """The countries a sync has staged users of."""
+    def staged_by_country(
+        self, sync_id: str
+    ) -> AsyncIterator[tuple[str, list[StagedCountry]]]:
+        """Each country a sync staged users of, in any order, with its staged
+        parts by batch index: one country held at a time."""
 
     async def write_country(self, snapshot_id: str, country: CountryUsers) -> None:
         """Write one country of a snapshot; invisible until the pointer moves."""

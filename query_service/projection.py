@@ -9,6 +9,7 @@ the pointer, once `sync.completed` and every batch it announced are staged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -195,34 +196,17 @@ async def _promote(
     if current is not None and current.order_key > key:
         await _supersede(read_model, sync_id, config)
         return
-    # One country at a time: the projector holds the users of one country
-    # (and the rendered body, as bytes), never the whole sync as objects.
-    # Merging, sorting and serialising run in a thread, off the event loop
-    # (AMQP heartbeats, /readyz).
-    fragments: list[bytes] = []
-    summaries: list[CountrySummary] = []
-    for name in sorted(await read_model.staged_country_names(sync_id), key=name_order):
-        staged = await read_model.staged_countries(sync_id, country=name)
-        rendered = await asyncio.to_thread(
-            render_country, staged, completion.batch_count
-        )
-        if rendered is None:
-            continue
-        country, fragment = rendered
-        await read_model.write_country(sync_id, country)
-        summaries.append(summarise(country))
-        fragments.append(fragment)
-        del staged, rendered, country
+    rendered = await _render_countries(read_model, sync_id, completion.batch_count)
     snapshot = await asyncio.to_thread(
         assemble_snapshot,
         sync_id,
         completion.fetched_at,
-        fragments,
-        summaries,
+        [fragment for _, fragment in rendered],
+        [summary for summary, _ in rendered],
         order_key=key,
         gzip_level=config.gzip_level,
     )
-    del fragments
+    del rendered
     if snapshot.meta.user_count != completion.user_count:
         logger.warning(
             "sync %s announced %d users but staged %d",
@@ -248,6 +232,42 @@ async def _promote(
         snapshot.meta.country_count,
     )
     await _tidy(read_model, config)
+
+
+async def _render_countries(
+    read_model: ReadModel, sync_id: str, batch_count: int
+) -> list[tuple[CountrySummary, bytes]]:
+    """Each country's summary and part of the body, in country order, its
+    users written as chunks on the way.
+
+    One country at a time: the projector holds the users of one country (and
+    the rendered parts, as bytes), never the whole sync as objects. Merging,
+    sorting and serialising run in a thread, off the event loop (AMQP
+    heartbeats, /readyz), and while one country's chunks are being written
+    the next one is read and rendered.
+    """
+    rendered: list[tuple[CountrySummary, bytes]] = []
+    writing: asyncio.Future[None] | None = None
+    try:
+        async for _, staged in read_model.staged_by_country(sync_id):
+            done = await asyncio.to_thread(render_country, staged, batch_count)
+            del staged
+            if done is None:
+                continue
+            country, fragment = done
+            if writing is not None:
+                await writing
+            writing = asyncio.ensure_future(read_model.write_country(sync_id, country))
+            rendered.append((summarise(country), fragment))
+        if writing is not None:
+            await writing
+    finally:
+        if writing is not None and not writing.done():
+            writing.cancel()
+            with contextlib.suppress(BaseException):
+                await writing
+    rendered.sort(key=lambda item: name_order(item[0].name))
+    return rendered
 
 
 async def _supersede(

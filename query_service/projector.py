@@ -31,7 +31,13 @@ from common.retrying import log_retry
 from contracts.topology import Topology
 from query_service import snapshot_files
 from query_service.dead_letters import run_dead_letter_tap
-from query_service.notices import announcing, declare_notices
+from query_service.notices import (
+    PROMOTED,
+    ReadModelChanged,
+    announce,
+    announcing,
+    declare_notices,
+)
 from query_service.projection import (
     ProjectionConfig,
     dead_letter_recorder,
@@ -43,6 +49,8 @@ from query_service.settings import ProjectorSettings
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
     from pathlib import Path
+
+    from aio_pika.abc import AbstractExchange
 
     from contracts.codec import AnyMessage
     from query_service.read_model import ReadModel
@@ -115,16 +123,16 @@ async def run(
                 _publish_current, model, settings.snapshot_files_dir, publish_files
             )
             await republish()
+        # Notices go out on a channel of their own, without confirms: they
+        # are hints to the replicas, and must not slow the projection down.
+        notices = await declare_notices(await connection.channel(), topology)
         config = ProjectionConfig(
             snapshots_kept=settings.snapshots_kept,
             stale_after=timedelta(seconds=settings.stale_sync_seconds),
             sync_retention=timedelta(days=settings.sync_retention_days),
             gzip_level=settings.gzip_level,
-            on_promoted=publish_files,
+            on_promoted=_on_promoted(publish_files, notices),
         )
-        # Notices go out on a channel of their own, without confirms: they
-        # are hints to the replicas, and must not slow the projection down.
-        notices = await declare_notices(await connection.channel(), topology)
         logger.info("projecting from %s", queue.name)
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(
@@ -221,6 +229,24 @@ def following_alias(
         await handler(message)
 
     return handle
+
+
+def _on_promoted(
+    publish_files: Callable[[Snapshot], Awaitable[None]] | None,
+    notices: AbstractExchange,
+) -> Callable[[Snapshot], Awaitable[None]]:
+    """Once the pointer moved: the files for nginx, then a notice at once, so
+    that the replicas switch before the projector tidies up (deleting the
+    staged batches of 20,000 users takes tens of milliseconds)."""
+
+    async def promoted(snapshot: Snapshot) -> None:
+        if publish_files is not None:
+            await publish_files(snapshot)
+        await announce(
+            notices, ReadModelChanged(sync_id=snapshot.meta.id, cause=PROMOTED)
+        )
+
+    return promoted
 
 
 def _file_publisher(root: Path) -> Callable[[Snapshot], Awaitable[None]]:

@@ -22,7 +22,7 @@ from query_service.records import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import AsyncIterator, Callable, Mapping, Sequence
     from datetime import datetime
 
     from query_service.records import (
@@ -260,10 +260,14 @@ class InMemoryReadModel:
             if sync == sync_id and country in (None, name)
         ]
 
-    async def staged_country_names(self, sync_id: str) -> set[str]:
-        """The countries a sync has staged users of."""
-        self._enter("staged_country_names")
-        return {name for (sync, _, name) in self._staged if sync == sync_id}
+    async def staged_by_country(
+        self, sync_id: str
+    ) -> AsyncIterator[tuple[str, list[StagedCountry]]]:
+        """Each staged country of a sync with its parts, by batch index."""
+        self._enter("staged_by_country")
+        names = {name for (sync, _, name) in self._staged if sync == sync_id}
+        for name in sorted(names):
+            yield name, await self.staged_countries(sync_id, country=name)
 
     async def write_country(self, snapshot_id: str, country: CountryUsers) -> None:
         """Store one country of a snapshot."""
