@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
+import socket
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -10,7 +13,7 @@ import orjson
 import pytest
 from aiohttp import web
 
-from sync_worker.attempts import retry_after_seconds
+from sync_worker.attempts import SUMMARIES, retry_after_seconds
 from sync_worker.pacing import RetryPolicy, UpstreamBudget
 from sync_worker.randomuser import (
     INCLUDED_FIELDS,
@@ -458,3 +461,130 @@ def test_retry_after_is_read_as_seconds_or_a_date(
 ) -> None:
     now = 1_796_472_000.0  # 2026-12-05 12:00:00 UTC
     assert retry_after_seconds(header, now=now) == seconds
+
+
+async def wrong_page(request: web.Request) -> web.StreamResponse:
+    response = envelope(request)
+    data = orjson.loads(response.body)  # type: ignore[arg-type]
+    data["info"]["page"] = 2
+    return web.Response(body=orjson.dumps(data), content_type="application/json")
+
+
+async def other_seed(request: web.Request) -> web.StreamResponse:
+    response = envelope(request)
+    data = orjson.loads(response.body)  # type: ignore[arg-type]
+    data["info"]["seed"] = "not-abc"
+    return web.Response(body=orjson.dumps(data), content_type="application/json")
+
+
+async def html_page(_: web.Request) -> web.StreamResponse:
+    # A 200 whose body starts like JSON: only its Content-Type says HTML.
+    return web.Response(text="{ maintenance }", content_type="text/html")
+
+
+@pytest.mark.parametrize(
+    ("reply", "kind", "last"),
+    [
+        (too_few, "wrong_count", "asked for 10 users, got 1"),
+        (wrong_page, "bad_shape", "asked for page 1, got page 2"),
+        (other_seed, "bad_shape", "the response is for another seed"),
+        (cut_connection, "truncated", "body cut short: "),
+        (cloudflare_502, "http_error", "HTTP 502: "),
+        (html_page, "html", ""),
+    ],
+)
+async def test_each_failure_has_its_kind_and_its_last_detail(
+    client, upstream, reply, kind, last
+):
+    upstream.replies = [reply]
+
+    failure = await fetch_failure(client)
+
+    assert failure.kind == kind
+    assert f"; last: {last}" in failure.reason
+    assert failure.reason.startswith(SUMMARIES[kind] + ": gave up on the request")
+
+
+async def test_an_unreachable_upstream_is_a_connection_failure(sleeps):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with aiohttp.ClientSession() as session:
+        client = HttpRandomuserClient(
+            session,
+            f"http://127.0.0.1:{port}/api/",
+            timeout=1,
+            retry=RetryPolicy(max_attempts=2, backoff=1.0, rate_limit_backoff=1.0),
+            budget=UpstreamBudget(20_000, 300),
+            sleep=sleeps,
+        )
+        failure = await fetch_failure(client)
+
+    assert failure.kind == "connection"
+    assert "; last: ClientConnectorError: " in failure.reason
+    assert failure.attempts == 2
+
+
+async def test_a_failing_later_page_keeps_its_kind(client, upstream):
+    upstream.replies = [ok, too_few]
+
+    failure = await fetch_failure(client, results=6_000)
+
+    assert failure.kind == "wrong_count"
+    assert failure.attempts == 1 + 4
+
+
+async def test_each_page_and_each_retry_is_logged(client, upstream, caplog):
+    upstream.replies = [ok, cloudflare_502, ok]
+    caplog.set_level(logging.INFO, logger="sync_worker.randomuser")
+
+    await client.fetch(FetchRequest(results=6_000, seed="s"))
+
+    messages = [record.getMessage() for record in caplog.records]
+    assert any(
+        re.fullmatch(r"fetched page 1/2: 5000 users in \d+\.\d{3}s", m)
+        for m in messages
+    )
+    assert any(
+        re.fullmatch(r"fetched page 2/2: 1000 users in \d+\.\d{3}s", m)
+        for m in messages
+    )
+    assert any(
+        m.startswith("page 2/2 failed (attempt 1): http_error") for m in messages
+    )
+
+
+async def test_no_more_pages_are_in_flight_than_the_concurrency(aiohttp_server, sleeps):
+    in_flight = peak = 0
+    release = asyncio.Event()
+
+    async def counted(request: web.Request) -> web.StreamResponse:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        if peak >= 2:
+            release.set()
+        await release.wait()
+        in_flight -= 1
+        return envelope(request)
+
+    app = web.Application()
+    app.router.add_get("/api/", counted)
+    server = await aiohttp_server(app)
+    async with aiohttp.ClientSession() as session:
+        client = HttpRandomuserClient(
+            session,
+            str(server.make_url("/api/")),
+            timeout=5,
+            retry=RetryPolicy(max_attempts=1, backoff=1.0, rate_limit_backoff=1.0),
+            budget=UpstreamBudget(1_000_000, 300),
+            sleep=sleeps,
+            concurrency=2,
+        )
+        numbers = [
+            page.number
+            async for page in client.pages(FetchRequest(results=20_000, seed="s"))
+        ]
+
+    assert numbers == [1, 2, 3, 4]
+    assert peak == 2
