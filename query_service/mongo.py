@@ -25,11 +25,12 @@ every write below is chosen to behave the same on both):
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
 
 from pymongo import ASCENDING, DESCENDING
-from pymongo.errors import ConnectionFailure
+from pymongo.errors import ConnectionFailure, OperationFailure
 
 from query_service.ports import ReadModelUnavailable
 from query_service.records import ACTIVE_STATES, SyncState
@@ -132,9 +133,21 @@ class MongoCollections:
         await self._staged.create_index(
             [("sync_id", ASCENDING), ("batch_index", ASCENDING)], name="sync_batch"
         )
+        # The promotion's one query (`staged_by_country`) reads a sync's
+        # staged users in this order: the index serves the sort, so rows
+        # stream out instead of being sorted in memory first.
         await self._staged.create_index(
-            [("sync_id", ASCENDING), ("country", ASCENDING)], name="sync_country"
+            [
+                ("sync_id", ASCENDING),
+                ("country", ASCENDING),
+                ("batch_index", ASCENDING),
+                ("part", ASCENDING),
+            ],
+            name="sync_country_batch_part",
         )
+        with contextlib.suppress(OperationFailure):
+            # Before it, (sync_id, country): a prefix of the new one.
+            await self._staged.drop_index("sync_country")
         await self._syncs.create_index([("first_seen_at", DESCENDING)], name="recent")
         await self._syncs.create_index(
             [("state", ASCENDING), ("first_seen_at", DESCENDING)], name="state_recent"

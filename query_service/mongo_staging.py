@@ -17,7 +17,7 @@ from query_service.ports import ReadModelUnavailable
 from query_service.records import CHUNK_USERS, StagedCountry, chunked, uuid_slice
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping, Sequence
+    from collections.abc import AsyncGenerator, Mapping, Sequence
 
     from contracts.users import Gender
     from query_service.records import UserRow
@@ -103,7 +103,7 @@ class StagedBatches(MongoCollections):
 
     async def staged_by_country(
         self, sync_id: str
-    ) -> AsyncIterator[tuple[str, list[StagedCountry]]]:
+    ) -> AsyncGenerator[tuple[str, list[StagedCountry]], None]:
         """Each country a sync staged users of, with its staged parts (by
         batch index), one country at a time, from one query."""
         cursor = self._staged.find({"sync_id": sync_id}, {"_id": 0, "sync_id": 0}).sort(

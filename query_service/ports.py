@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 from common.consuming import TransientError
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping, Sequence
+    from collections.abc import AsyncGenerator, Mapping, Sequence
     from datetime import datetime
 
     from query_service.records import (
@@ -119,7 +119,7 @@ class ReadModelWriter(Protocol):
 
     def staged_by_country(
         self, sync_id: str
-    ) -> AsyncIterator[tuple[str, list[StagedCountry]]]:
+    ) -> AsyncGenerator[tuple[str, list[StagedCountry]], None]:
         """Each country a sync staged users of, in any order, with its staged
         parts by batch index: one country held at a time."""
 

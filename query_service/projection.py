@@ -249,23 +249,30 @@ async def _render_countries(
     rendered: list[tuple[CountrySummary, bytes]] = []
     writing: asyncio.Future[None] | None = None
     try:
-        async for _, staged in read_model.staged_by_country(sync_id):
-            done = await asyncio.to_thread(render_country, staged, batch_count)
-            del staged
-            if done is None:
-                continue
-            country, fragment = done
-            if writing is not None:
-                await writing
-            writing = asyncio.ensure_future(read_model.write_country(sync_id, country))
-            rendered.append((summarise(country), fragment))
+        async with contextlib.aclosing(read_model.staged_by_country(sync_id)) as parts:
+            async for _, staged in parts:
+                done = await asyncio.to_thread(render_country, staged, batch_count)
+                del staged
+                if done is None:
+                    continue
+                country, fragment = done
+                if writing is not None:
+                    await writing
+                writing = asyncio.ensure_future(
+                    read_model.write_country(sync_id, country)
+                )
+                rendered.append((summarise(country), fragment))
         if writing is not None:
             await writing
     finally:
-        if writing is not None and not writing.done():
-            writing.cancel()
-            with contextlib.suppress(BaseException):
-                await writing
+        # On a failure elsewhere: stop the write in flight, and retrieve its
+        # outcome (the error that is propagating says what went wrong).
+        if writing is not None:
+            if not writing.done():
+                writing.cancel()
+                await asyncio.wait([writing])
+            if not writing.cancelled():
+                writing.exception()
     rendered.sort(key=lambda item: name_order(item[0].name))
     return rendered
 

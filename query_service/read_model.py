@@ -74,8 +74,13 @@ class MongoReadModel(SnapshotDocuments, SyncRecords, StagedBatches):
         bounds the wait)."""
         aliases = self.alias
         alias = await aliases.read()
-        while wait_for_switch and alias.pending(utc_now()):
-            await asyncio.sleep(SWITCH_POLL_SECONDS)
+        while wait_for_switch and alias.switching_to is not None:
+            if not alias.pending(utc_now()):
+                # The lease ran out: call the switch off before going on in
+                # the current database, so that it can no longer complete.
+                await aliases.abandon_switch(alias.switching_to)
+            else:
+                await asyncio.sleep(SWITCH_POLL_SECONDS)
             alias = await aliases.read()
         if alias.database != self.database_name:
             self._bind(self._home.client[alias.database])

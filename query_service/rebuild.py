@@ -51,7 +51,6 @@ if TYPE_CHECKING:
     from aio_pika.abc import AbstractConnection
 
     from common.event_log import LoggedMessage
-    from query_service.mongo_alias import AliasDocument
     from query_service.ports import ReadModelReader
     from query_service.records import Snapshot, SnapshotMeta
 
@@ -234,7 +233,10 @@ async def rebuild(
             current = await source.follow_alias()
             if database == current:
                 raise RebuildRefused(f"{database} is the read model in use")
-            if await target.pointer() is not None:
+            if (
+                await target.pointer() is not None
+                or (await target.sync_status(recent=1)).recent
+            ):
                 raise RebuildRefused(f"database {database} is not empty")
             await target.prepare()
             config = ProjectionConfig(
@@ -260,7 +262,13 @@ async def rebuild(
             outcome = Rebuilt(database, current, replayed, await verify(source, target))
             if switch and not outcome.verified.mismatches:
                 outcome.switch_problem = await _switch(
-                    connection, topology, source.alias, outcome, handle, lease
+                    connection,
+                    topology,
+                    (source, target),
+                    outcome,
+                    handle,
+                    since=since,
+                    lease=lease,
                 )
                 outcome.switched = outcome.switch_problem is None
     finally:
@@ -271,13 +279,17 @@ async def rebuild(
 async def _switch(
     connection: AbstractConnection,
     topology: Topology,
-    alias: AliasDocument,
+    models: tuple[MongoReadModel, MongoReadModel],
     outcome: Rebuilt,
     handle: Handler,
+    *,
+    since: datetime | None,
     lease: float,
 ) -> str | None:
     """Move the alias from `outcome.source` to `outcome.database`, catching up
     on what the projector took meanwhile; None when done, else why not."""
+    source, target = models
+    alias = source.alias
     now = utc_now()
     began = time.monotonic()
     if not await alias.begin_switch(
@@ -295,11 +307,20 @@ async def _switch(
         entries = read_event_log(
             connection,
             topology,
+            since=since,
             after=outcome.replayed.last_offset,
             until_marker=marker,
             idle_seconds=MARKER_WAIT_SECONDS,
         )
         await replay(entries, handle, outcome.replayed)
+        # The live projection is paused: the rebuild must now hold what
+        # readers may be served, or the switch would take history away.
+        if lacking := await _lacking(source, target):
+            return (
+                f"the rebuild lacks {len(lacking)} snapshots the read model in use"
+                f" keeps ({', '.join(lacking[:3])}...): does the log still hold"
+                " their events?"
+            )
         done = await alias.complete_switch(
             outcome.source, outcome.database, now=utc_now()
         )
@@ -307,6 +328,8 @@ async def _switch(
     finally:
         if not done:
             await alias.abandon_switch(outcome.database)
+            # A completion whose answer was lost did happen.
+            done = (await alias.read()).database == outcome.database
     if not done:
         return f"the switch took longer than its lease ({lease:g}s)"
     logger.info("readers moved from %s to %s", outcome.source, outcome.database)
@@ -316,6 +339,19 @@ async def _switch(
         ReadModelChanged(sync_id="", cause=MOVED),
     )
     return None
+
+
+async def _lacking(source: ReadModelReader, target: ReadModelReader) -> list[str]:
+    """Snapshots `source` keeps that `target` lacks, but for those older than
+    every snapshot `target` keeps (it may have pruned them, being ahead)."""
+    ours = await kept(target)
+    ids = {meta.id for meta in ours}
+    oldest = min((meta.synced_at for meta in ours), default=None)
+    return [
+        meta.id
+        for meta in await kept(source)
+        if meta.id not in ids and (oldest is None or meta.synced_at >= oldest)
+    ]
 
 
 def report(outcome: Rebuilt) -> str:

@@ -192,6 +192,20 @@ def _spawn_gateway(
         )
 
 
+async def _quit(process: subprocess.Popen[bytes]) -> bool:
+    """Stop an nginx gracefully (QUIT); kill it after 30 s. True if it quit."""
+    if process.poll() is not None:
+        return True
+    process.send_signal(signal.SIGQUIT)
+    try:
+        await asyncio.to_thread(process.wait, 30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        await asyncio.to_thread(process.wait)
+        return False
+    return True
+
+
 async def _serving(run_dir: Path) -> None:
     """Wait until the nginx of `run_dir` has answered a request itself."""
     log = run_dir / "logs" / "nginx-access.log"
@@ -232,10 +246,13 @@ async def test_the_gateway_restarts_under_load_without_failing_a_request(
                     what="a second of load on the new nginx alone",
                 )
         finally:
-            for process in (old, new):
-                if process is not None and process.poll() is None:
-                    process.send_signal(signal.SIGQUIT)
-                    await asyncio.to_thread(process.wait, 30)
+            # Never raise from here: an error above must stay the one reported.
+            stuck = [
+                process.args
+                for process in (old, new)
+                if process is not None and not await _quit(process)
+            ]
+        assert stuck == [], "nginx did not quit gracefully within 30 s"
         total = sum(load.outcomes.values())
         assert load.outcomes == {"200": total}, load.outcomes
         assert total >= RATE

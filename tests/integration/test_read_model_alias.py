@@ -101,3 +101,19 @@ async def test_a_model_follows_the_alias_with_everything_it_reads(
     assert moved_to == new == home.database_name
     assert pointer is not None
     assert pointer.snapshot_id == "rebuilt-sync"
+
+
+async def test_a_projector_finding_the_lease_run_out_calls_the_switch_off(
+    home: MongoReadModel,
+) -> None:
+    old, new = home.database_name, f"{home.database_name}_new"
+    now = datetime.now(UTC)
+    await home.alias.begin_switch(old, new, now=now - LEASE, until=now)
+
+    followed = await home.follow_alias(wait_for_switch=True)
+    late = await home.alias.complete_switch(old, new, now=now - LEASE)
+    alias = await home.alias.read()
+
+    # The rebuild's clock may lag: its completion must still fail now.
+    assert (followed, late) == (old, False)
+    assert (alias.database, alias.switching_to) == (old, None)

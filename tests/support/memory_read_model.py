@@ -22,7 +22,7 @@ from query_service.records import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+    from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
     from datetime import datetime
 
     from query_service.records import (
@@ -262,7 +262,7 @@ class InMemoryReadModel:
 
     async def staged_by_country(
         self, sync_id: str
-    ) -> AsyncIterator[tuple[str, list[StagedCountry]]]:
+    ) -> AsyncGenerator[tuple[str, list[StagedCountry]], None]:
         """Each staged country of a sync with its parts, by batch index."""
         self._enter("staged_by_country")
         names = {name for (sync, _, name) in self._staged if sync == sync_id}

@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from query_service.rebuild import parse_args, verify
+from query_service.rebuild import _lacking, parse_args, verify
 from tests.support.memory_read_model import InMemoryReadModel
 from tests.unit.test_history import BEFORE, project
 
@@ -71,3 +71,24 @@ def test_since_and_all_exclude_each_other(capsys: pytest.CaptureFixture[str]) ->
     with pytest.raises(SystemExit):
         parse_args(["--database", "x", "--all", "--since", "2026-12-05T10:00"])
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+async def test_a_rebuild_lacking_a_snapshot_in_use_is_not_switched_to() -> None:
+    source, rebuilt = await _twins()
+    await project(source, "s3", BEFORE[:1], 2)
+
+    lacking = await _lacking(source, rebuilt)
+    await project(rebuilt, "s3", BEFORE[:1], 2)
+
+    assert lacking == ["s3"]
+    assert await _lacking(source, rebuilt) == []
+
+
+async def test_snapshots_older_than_all_the_rebuild_keeps_may_be_missing() -> None:
+    source, rebuilt = InMemoryReadModel(), InMemoryReadModel()
+    for minute, sync_id in enumerate(("s1", "s2", "s3")):
+        await project(source, sync_id, BEFORE, minute, kept=3)
+        await project(rebuilt, sync_id, BEFORE, minute, kept=2)
+
+    assert await _lacking(source, rebuilt) == []
+    assert await _lacking(rebuilt, InMemoryReadModel()) == ["s3", "s2"]
