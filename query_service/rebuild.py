@@ -43,6 +43,7 @@ from contracts.topology import Topology
 from query_service.notices import ReadModelChanged, announce, declare_notices
 from query_service.projection import ProjectionConfig, projection_handler
 from query_service.read_model import MongoReadModel
+from query_service.rebuild_verify import Verified, lacking, verify
 from query_service.settings import ProjectorSettings
 
 if TYPE_CHECKING:
@@ -51,12 +52,9 @@ if TYPE_CHECKING:
     from aio_pika.abc import AbstractConnection
 
     from common.event_log import LoggedMessage
-    from query_service.ports import ReadModelReader
-    from query_service.records import Snapshot, SnapshotMeta
 
 logger = logging.getLogger(__name__)
 
-PAGE: Final = 100
 SWITCH_LEASE_SECONDS: Final = 30.0
 MARKER_WAIT_SECONDS: Final = 10.0
 """How long the log may stay silent before the rebuild's own marker arrives."""
@@ -77,15 +75,6 @@ class Replayed:
     unreadable: list[str] = field(default_factory=list)
     last_offset: int | None = None
     """The offset of the last message read, to go on after it."""
-
-
-@dataclass
-class Verified:
-    """What a verification compared."""
-
-    compared: list[str] = field(default_factory=list)
-    only_rebuilt: list[str] = field(default_factory=list)
-    mismatches: list[str] = field(default_factory=list)
 
 
 async def replay(
@@ -110,46 +99,6 @@ async def replay(
                 else:
                     replayed.events += 1
     return replayed
-
-
-async def kept(read_model: ReadModelReader) -> list[SnapshotMeta]:
-    """Every snapshot `read_model` keeps, newest first."""
-    metas: list[SnapshotMeta] = []
-    while True:
-        page, total = await read_model.snapshots(skip=len(metas), limit=PAGE)
-        metas += page
-        if not page or len(metas) >= total:
-            return metas
-
-
-async def verify(source: ReadModelReader, rebuilt: ReadModelReader) -> Verified:
-    """Compare each snapshot both keep: metadata and every body, byte for byte."""
-    verified = Verified()
-    for meta in await kept(rebuilt):
-        theirs = await source.snapshot(meta.id)
-        if theirs is None:
-            verified.only_rebuilt.append(meta.id)
-            continue
-        ours = await rebuilt.snapshot(meta.id)
-        if ours is None:
-            verified.mismatches.append(f"{meta.id}: deleted while compared")
-            continue
-        verified.compared.append(meta.id)
-        verified.mismatches += _differences(theirs, ours)
-    return verified
-
-
-def _differences(source: Snapshot, rebuilt: Snapshot) -> list[str]:
-    found = []
-    if source.meta != rebuilt.meta:
-        found.append(f"{source.meta.id}: {source.meta} != {rebuilt.meta}")
-    for name, before, after in (
-        ("countries_json", source.countries_json, rebuilt.countries_json),
-        ("names_json", source.names_json, rebuilt.names_json),
-    ):
-        if before != after:
-            found.append(f"{source.meta.id}: {name} differs")
-    return found
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -315,10 +264,10 @@ async def _switch(
         await replay(entries, handle, outcome.replayed)
         # The live projection is paused: the rebuild must now hold what
         # readers may be served, or the switch would take history away.
-        if lacking := await _lacking(source, target):
+        if missing := await lacking(source, target):
             return (
-                f"the rebuild lacks {len(lacking)} snapshots the read model in use"
-                f" keeps ({', '.join(lacking[:3])}...): does the log still hold"
+                f"the rebuild lacks {len(missing)} snapshots the read model in use"
+                f" keeps ({', '.join(missing[:3])}...): does the log still hold"
                 " their events?"
             )
         done = await alias.complete_switch(
@@ -339,19 +288,6 @@ async def _switch(
         ReadModelChanged(sync_id="", cause=MOVED),
     )
     return None
-
-
-async def _lacking(source: ReadModelReader, target: ReadModelReader) -> list[str]:
-    """Snapshots `source` keeps that `target` lacks, but for those older than
-    every snapshot `target` keeps (it may have pruned them, being ahead)."""
-    ours = await kept(target)
-    ids = {meta.id for meta in ours}
-    oldest = min((meta.synced_at for meta in ours), default=None)
-    return [
-        meta.id
-        for meta in await kept(source)
-        if meta.id not in ids and (oldest is None or meta.synced_at >= oldest)
-    ]
 
 
 def report(outcome: Rebuilt) -> str:

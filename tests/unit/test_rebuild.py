@@ -7,7 +7,8 @@ import dataclasses
 
 import pytest
 
-from query_service.rebuild import _lacking, parse_args, verify
+from query_service.rebuild import parse_args
+from query_service.rebuild_verify import lacking, verify
 from tests.support.memory_read_model import InMemoryReadModel
 from tests.unit.test_history import BEFORE, project
 
@@ -77,11 +78,11 @@ async def test_a_rebuild_lacking_a_snapshot_in_use_is_not_switched_to() -> None:
     source, rebuilt = await _twins()
     await project(source, "s3", BEFORE[:1], 2)
 
-    lacking = await _lacking(source, rebuilt)
+    missing = await lacking(source, rebuilt)
     await project(rebuilt, "s3", BEFORE[:1], 2)
 
-    assert lacking == ["s3"]
-    assert await _lacking(source, rebuilt) == []
+    assert missing == ["s3"]
+    assert await lacking(source, rebuilt) == []
 
 
 async def test_snapshots_older_than_all_the_rebuild_keeps_may_be_missing() -> None:
@@ -90,5 +91,5 @@ async def test_snapshots_older_than_all_the_rebuild_keeps_may_be_missing() -> No
         await project(source, sync_id, BEFORE, minute, kept=3)
         await project(rebuilt, sync_id, BEFORE, minute, kept=2)
 
-    assert await _lacking(source, rebuilt) == []
-    assert await _lacking(rebuilt, InMemoryReadModel()) == ["s3", "s2"]
+    assert await lacking(source, rebuilt) == []
+    assert await lacking(rebuilt, InMemoryReadModel()) == ["s3", "s2"]
