@@ -126,6 +126,17 @@ class Calls:
             await self._changed.wait_for(lambda: self.count >= n)
 
 
+async def other_tasks_run() -> None:
+    """Let every task that is ready run a few steps (no wall-clock wait): what
+    a wrong consumer would do meanwhile, it has then done."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def ignore(_: AnyMessage) -> None:
+    """A handler that does nothing."""
+
+
 async def consume(
     queue: FakeQueue,
     handler: Callable[[AnyMessage], Awaitable[None]],
@@ -161,15 +172,25 @@ async def test_a_handled_message_is_acked_after_the_handler_finishes():
     events: list[str] = []
     message = FakeMessage(encode(FAILED))
     queue = FakeQueue(message)
+    started, release = asyncio.Event(), asyncio.Event()
 
     async def handler(decoded: AnyMessage) -> None:
         assert decoded == FAILED
-        await asyncio.sleep(0.01)
+        started.set()
+        await release.wait()
         events.append(f"handled, settled={message.settled}")
 
-    await consume(queue, handler, lambda: settled(message))
+    async def until() -> None:
+        async with asyncio.timeout(5):
+            await started.wait()
+        await other_tasks_run()
+        events.append(f"in the handler, settled={message.settled}")
+        release.set()
+        await settled(message)
 
-    assert events == ["handled, settled=[]"]
+    await consume(queue, handler, until)
+
+    assert events == ["in the handler, settled=[]", "handled, settled=[]"]
     assert message.settled == [("ack", None)]
     assert consumed(queue, "acked") == 1
     assert consumed(queue, "requeued") == 0
@@ -185,7 +206,8 @@ async def test_messages_are_handled_one_at_a_time_in_order():
     async def handler(decoded: AnyMessage) -> None:
         running.append(decoded.message_id)
         overlaps.append(list(running))
-        await asyncio.sleep(0.01)
+        # A consumer handling two at once would start the second meanwhile.
+        await other_tasks_run()
         running.remove(decoded.message_id)
 
     await consume(queue, handler, lambda: settled(second))
@@ -439,13 +461,14 @@ async def test_a_stopped_consumer_takes_no_further_message():
 async def test_a_message_in_flight_at_stop_finishes_within_the_grace_period():
     message = FakeMessage(encode(FAILED))
     queue = FakeQueue(message)
-    started = asyncio.Event()
+    started, stop = asyncio.Event(), asyncio.Event()
 
     async def handler(_: AnyMessage) -> None:
         started.set()
-        await asyncio.sleep(0.05)
+        await stop.wait()  # still working when the consumer is told to stop
+        await other_tasks_run()
 
-    await consume(queue, handler, started.wait, shutdown_timeout=2)
+    await consume(queue, handler, started.wait, stop=stop, shutdown_timeout=2)
 
     assert message.settled == [("ack", None)]
     assert consumed(queue, "requeued") == 0
@@ -462,7 +485,7 @@ async def test_a_message_in_flight_past_the_grace_period_is_cancelled_and_requeu
     async def handler(_: AnyMessage) -> None:
         started.set()
         try:
-            await asyncio.sleep(30)
+            await asyncio.Event().wait()  # never finishes by itself
         except asyncio.CancelledError:
             cancelled.set()
             raise
@@ -478,14 +501,14 @@ async def test_a_message_in_flight_past_the_grace_period_is_cancelled_and_requeu
 async def test_an_error_of_a_message_finishing_at_stop_still_propagates():
     message = FakeMessage(encode(FAILED), settle_error=RuntimeError("settle bug"))
     queue = FakeQueue(message)
-    started = asyncio.Event()
+    started, stop = asyncio.Event(), asyncio.Event()
 
     async def handler(_: AnyMessage) -> None:
         started.set()
-        await asyncio.sleep(0.05)
+        await stop.wait()  # still working when the consumer is told to stop
 
     with pytest.raises(RuntimeError, match="settle bug"):
-        await consume(queue, handler, started.wait, shutdown_timeout=2)
+        await consume(queue, handler, started.wait, stop=stop, shutdown_timeout=2)
 
 
 # settling on a closed channel
@@ -580,7 +603,7 @@ async def test_a_consumer_cancelled_by_nobody_fails_loudly():
         async with asyncio.timeout(5):
             await run_consumer(
                 queue,  # type: ignore[arg-type]
-                lambda _: asyncio.sleep(0),
+                ignore,
                 asyncio.Event(),
                 shutdown_timeout=1,
             )
@@ -592,7 +615,7 @@ async def test_cancelling_the_consumer_still_cancels_it():
     task = asyncio.create_task(
         run_consumer(
             queue,  # type: ignore[arg-type]
-            lambda _: asyncio.sleep(0),
+            ignore,
             asyncio.Event(),
             shutdown_timeout=1,
         )
