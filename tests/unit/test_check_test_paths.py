@@ -1,4 +1,7 @@
-"""The lint check that keeps tests portable: host paths and paths above the root fail."""
+"""The lint check that keeps tests portable: host paths and paths above the root fail.
+
+The paths below are made-up inputs for the check (written into a temporary
+tree, never opened); none of them names a real folder."""
 
 from __future__ import annotations
 
@@ -23,9 +26,9 @@ def write(root: Path, text: str) -> Path:
 @pytest.mark.parametrize(
     "source",
     [
-        'SAMPLES = "/work/shared/randomuser_samples"\n',
+        'SAMPLES = "/srv/elsewhere/randomuser_samples"\n',
         'HOME = "/home/me/data.json"\n',
-        'UP = "../shared/x.json"\n',
+        'UP = "../elsewhere/x.json"\n',
         "from pathlib import Path\nROOT = Path(__file__).parents[3]\n",
     ],
 )
@@ -51,7 +54,7 @@ def test_repository_paths_urls_and_system_tools_pass(
 
 
 def test_the_script_exits_non_zero_and_names_the_file_and_line(tmp_path: Path) -> None:
-    write(tmp_path, 'A = 1\nSAMPLES = "/work/shared/x.json"\n')
+    write(tmp_path, 'A = 1\nSAMPLES = "/srv/elsewhere/x.json"\n')
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "tests"],
         cwd=tmp_path,
