@@ -18,8 +18,7 @@ int (a larger number would decode, then fail every projection attempt)."""
 
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 
-FailureKind = Literal[
-    # How upstream failed (RANDOMUSER-API.md 9.1; sync_worker/upstream.py).
+UpstreamAnswerKind = Literal[
     "rate_limited",
     "not_found",
     "blocked",
@@ -32,6 +31,13 @@ FailureKind = Literal[
     "bad_shape",
     "placeholder",
     "empty_results",
+]
+"""How an upstream answer was not a page of users (RANDOMUSER-API.md 9.1;
+sync_worker/upstream.py tells them apart)."""
+
+FailureKind = Literal[
+    UpstreamAnswerKind,
+    # How a request failed otherwise.
     "wrong_count",
     "timeout",
     "connection",

@@ -11,24 +11,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
-FailureKind = Literal[
-    "rate_limited",
-    "not_found",
-    "blocked",
-    "http_error",
-    "empty_body",
-    "html",
-    "not_json",
-    "truncated",
-    "error_object",
-    "bad_shape",
-    "placeholder",
-    "empty_results",
-]
+if TYPE_CHECKING:
+    from contracts.events import UpstreamAnswerKind
 
 PLACEHOLDER_SEED: Final = "d3adb33f"
 """Seed of the fixed body served for every URL during the 2026 outage."""
@@ -48,10 +36,10 @@ class UpstreamError(Exception):
     """The response is not a usable page of users."""
 
     def __init__(
-        self, kind: FailureKind, detail: str, *, status: int | None = None
+        self, kind: UpstreamAnswerKind, detail: str, *, status: int | None = None
     ) -> None:
         super().__init__(f"{kind}: {detail}")
-        self.kind: FailureKind = kind
+        self.kind: UpstreamAnswerKind = kind
         self.detail = detail
         self.status = status
 
@@ -101,7 +89,7 @@ def parse_response(status: int, content_type: str | None, body: bytes) -> Upstre
     if not 200 <= status < 300:
         if (error := _error_object(body)) is not None:
             # Before 2020-08 the rate limit answered 503 with the same JSON body.
-            kind: FailureKind = (
+            kind: UpstreamAnswerKind = (
                 "rate_limited" if _RATE_LIMIT_TEXT in error else "error_object"
             )
             raise UpstreamError(kind, f"HTTP {status}: {error}", status=status)
@@ -134,7 +122,7 @@ def _parse_envelope(data: Any) -> UpstreamPage:
         raise UpstreamError("bad_shape", f"body is a JSON {type(data).__name__}")
     if "error" in data:
         text = _clean(str(data["error"]))
-        kind: FailureKind = (
+        kind: UpstreamAnswerKind = (
             "rate_limited" if _RATE_LIMIT_TEXT in text else "error_object"
         )
         raise UpstreamError(kind, text)
