@@ -115,6 +115,36 @@ async def write_marker(connection: AbstractConnection, topology: Topology) -> st
     return marker
 
 
+def add_rebuild_arguments(
+    parser: argparse.ArgumentParser, *, lease_default: float | None
+) -> None:
+    """The options of a rebuild from the log, the same for `randomuser-rebuild`
+    and `randomuser-connector rebuild` (which runs it)."""
+    parser.add_argument(
+        "--database", required=True, help="the database to rebuild into (new, empty)"
+    )
+    when = parser.add_mutually_exclusive_group()
+    when.add_argument(
+        "--since", type=since_argument, help="replay from about this time"
+    )
+    when.add_argument(
+        "--all", action="store_true", help="replay all the log keeps (the default)"
+    )
+    parser.add_argument(
+        "--switch",
+        action="store_true",
+        help="once verified, move readers and the projector to the rebuilt database",
+    )
+    parser.add_argument(
+        "--lease",
+        type=float,
+        default=lease_default,
+        metavar="SECONDS",
+        help="longest pause of the live projection during the switch"
+        + ("" if lease_default is None else f" (default {lease_default:g})"),
+    )
+
+
 def since_argument(value: str) -> datetime:
     """A `--since` option (argparse `type`): an ISO 8601 time, UTC when it
     names no offset."""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Final
 
 import orjson
 
-from common.event_log import since_argument
+from common.event_log import add_rebuild_arguments, since_argument
 from common.settings import load_settings
 from connector_cli import api, broker, dlq, events
 from connector_cli.settings import CliSettings
@@ -134,22 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
         " projector's settings from the environment: MONGO_URL, MONGO_DATABASE,"
         " AMQP_URL, AMQP_NAMESPACE, SNAPSHOTS_KEPT, GZIP_LEVEL.",
     )
-    rebuild.add_argument(
-        "--database", required=True, help="the database to rebuild into (new, empty)"
-    )
-    when = rebuild.add_mutually_exclusive_group()
-    when.add_argument(
-        "--since", type=since_argument, help="replay from about this time"
-    )
-    when.add_argument(
-        "--all", action="store_true", help="replay all the log keeps (the default)"
-    )
-    rebuild.add_argument(
-        "--switch", action="store_true", help="once verified, move readers to it"
-    )
-    rebuild.add_argument(
-        "--lease", type=float, metavar="SECONDS", help="longest projection pause"
-    )
+    add_rebuild_arguments(rebuild, lease_default=None)
     return parser
 
 

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Final
 
 from common.amqp_cluster import connect_once
 from common.consuming import Handler, PoisonMessage
-from common.event_log import read_event_log, since_argument, write_marker
+from common.event_log import add_rebuild_arguments, read_event_log, write_marker
 from common.logs import configure_logging
 from common.settings import load_settings
 from contracts.base import utc_now
@@ -110,29 +110,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         " and the projector to it. Settings come from the projector's"
         " environment (MONGO_URL, MONGO_DATABASE, AMQP_URL, ...).",
     )
-    parser.add_argument(
-        "--database", required=True, help="the database to rebuild into (new, empty)"
-    )
-    when = parser.add_mutually_exclusive_group()
-    when.add_argument(
-        "--since", type=since_argument, help="replay from about this time"
-    )
-    when.add_argument(
-        "--all", action="store_true", help="replay all the log keeps (the default)"
-    )
-    parser.add_argument(
-        "--switch",
-        action="store_true",
-        help="once verified, move readers and the projector to the rebuilt database",
-    )
-    parser.add_argument(
-        "--lease",
-        type=float,
-        default=SWITCH_LEASE_SECONDS,
-        metavar="SECONDS",
-        help="longest pause of the live projection during the switch"
-        f" (default {SWITCH_LEASE_SECONDS:g})",
-    )
+    add_rebuild_arguments(parser, lease_default=SWITCH_LEASE_SECONDS)
     return parser.parse_args(argv)
 
 
