@@ -27,7 +27,7 @@ from sync_worker.settings import SyncWorkerSettings
 from tests.support.samples import sample_bytes
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
 SAMPLE_USERS: list[dict[str, Any]] = orjson.loads(
     sample_bytes("v1.4_seed-b92435b8050047da_results-111.json")
@@ -138,6 +138,18 @@ class Sleeps:
         self.pauses.append(seconds)
 
 
+async def serving(
+    aiohttp_server: Any,
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    path: str = "/api/",
+) -> str:
+    """Serve `handler` at `path` on a local test server; its URL."""
+    app = web.Application()
+    app.router.add_get(path, handler)
+    server = await aiohttp_server(app)
+    return str(server.make_url(path))
+
+
 @pytest.fixture
 def upstream() -> Upstream:
     return Upstream()
@@ -152,13 +164,11 @@ def sleeps() -> Sleeps:
 async def client(
     aiohttp_server: Any, upstream: Upstream, sleeps: Sleeps
 ) -> AsyncIterator[HttpRandomuserClient]:
-    app = web.Application()
-    app.router.add_get("/api/1.4/", upstream.handle)
-    server = await aiohttp_server(app)
+    url = await serving(aiohttp_server, upstream.handle, "/api/1.4/")
     async with aiohttp.ClientSession() as session:
         yield HttpRandomuserClient(
             session,
-            str(server.make_url("/api/1.4/")),
+            url,
             timeout=0.25,
             retry=RetryPolicy(max_attempts=4, backoff=1.0, rate_limit_backoff=30.0),
             budget=UpstreamBudget(20_000, 300),
@@ -387,13 +397,11 @@ async def test_a_small_budget_makes_smaller_requests(aiohttp_server, upstream, s
         now[0] += seconds
         await sleeps(seconds)
 
-    app = web.Application()
-    app.router.add_get("/api/", upstream.handle)
-    server = await aiohttp_server(app)
+    url = await serving(aiohttp_server, upstream.handle)
     async with aiohttp.ClientSession() as session:
         client = HttpRandomuserClient(
             session,
-            str(server.make_url("/api/")),
+            url,
             timeout=1,
             retry=RetryPolicy(),
             budget=UpstreamBudget(2_000, 300, clock=lambda: now[0], sleep=advance),
@@ -568,13 +576,11 @@ async def test_no_more_pages_are_in_flight_than_the_concurrency(aiohttp_server, 
         in_flight -= 1
         return envelope(request)
 
-    app = web.Application()
-    app.router.add_get("/api/", counted)
-    server = await aiohttp_server(app)
+    url = await serving(aiohttp_server, counted)
     async with aiohttp.ClientSession() as session:
         client = HttpRandomuserClient(
             session,
-            str(server.make_url("/api/")),
+            url,
             timeout=5,
             retry=RetryPolicy(max_attempts=1, backoff=1.0, rate_limit_backoff=1.0),
             budget=UpstreamBudget(1_000_000, 300),
