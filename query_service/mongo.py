@@ -41,7 +41,7 @@ from query_service.snapshot_store import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine
+    from collections.abc import Callable, Coroutine, Iterator
 
     from pymongo.asynchronous.collection import AsyncCollection
     from pymongo.asynchronous.database import AsyncDatabase
@@ -81,30 +81,34 @@ def unavailable_on_connection_errors(
 
     @functools.wraps(method)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
+        with connection_errors_as_unavailable():
             return await method(*args, **kwargs)
-        except ConnectionFailure as exc:
-            # AutoReconnect, ServerSelectionTimeoutError and NetworkTimeout are
-            # all ConnectionFailures: the database is down or unreachable.
-            raise ReadModelUnavailable(
-                f"MongoDB unavailable ({type(exc).__name__})"
-            ) from exc
 
     return wrapper
+
+
+@contextlib.contextmanager
+def connection_errors_as_unavailable() -> Iterator[None]:
+    """Turn the driver's connection failures inside into ReadModelUnavailable
+    (also around a cursor an async generator walks)."""
+    try:
+        yield
+    except ConnectionFailure as exc:
+        # AutoReconnect, ServerSelectionTimeoutError and NetworkTimeout are
+        # all ConnectionFailures: the database is down or unreachable.
+        raise ReadModelUnavailable(
+            f"MongoDB unavailable ({type(exc).__name__})"
+        ) from exc
 
 
 class MongoCollections:
     """The read model's collections in one database, and their indexes."""
 
-    def __init__(
-        self,
-        database: AsyncDatabase[Document],
-        *,
-        home: AsyncDatabase[Document] | None = None,
-    ) -> None:
-        # The dead-letter tally is no projection of the events: it stays in
-        # the home database (MONGO_DATABASE) when readers move to a rebuild.
-        self._home = database if home is None else home
+    def __init__(self, database: AsyncDatabase[Document]) -> None:
+        # `database` is the home one (MONGO_DATABASE). The dead-letter tally
+        # is no projection of the events: it stays there when readers move
+        # to a rebuild.
+        self._home = database
         self._status: AsyncCollection[Document] = self._home[PROJECTOR_STATUS]
         self._bind(database)
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from pymongo import ASCENDING, UpdateOne
-from pymongo.errors import ConnectionFailure
 
 from query_service.documents import StagedDoc
 from query_service.mongo import (
     Document,
     MongoCollections,
+    connection_errors_as_unavailable,
     unavailable_on_connection_errors,
 )
-from query_service.ports import ReadModelUnavailable
 from query_service.records import CHUNK_USERS, StagedCountry, chunked, uuid_slice
 
 if TYPE_CHECKING:
@@ -111,16 +110,12 @@ class StagedBatches(MongoCollections):
         )
         country: str | None = None
         parts: list[StagedCountry] = []
-        try:
+        with connection_errors_as_unavailable():
             async for doc in cursor:
                 if doc["country"] != country:
                     if country is not None:
                         yield country, parts
                     country, parts = doc["country"], []
                 parts.append(_staged(doc))
-        except ConnectionFailure as exc:
-            raise ReadModelUnavailable(
-                f"MongoDB unavailable ({type(exc).__name__})"
-            ) from exc
         if country is not None:
             yield country, parts

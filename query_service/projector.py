@@ -217,15 +217,16 @@ def following_alias(
     """`handler`, run in the database the alias names when the message
     arrives: a switch under way is waited out, so no event lands in a read
     model being retired (`mongo_alias.py`). `on_moved` runs after a move."""
-    current: list[str] = []
+    current: str | None = None
 
     async def handle(message: AnyMessage) -> None:
+        nonlocal current
         database = await read_model.follow_alias(wait_for_switch=True)
-        if current and current[0] != database:
+        if current not in (None, database):
             logger.info("the read model moved to database %s", database)
             if on_moved is not None:
                 await on_moved()
-        current[:] = [database]
+        current = database
         await handler(message)
 
     return handle

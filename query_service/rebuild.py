@@ -174,17 +174,8 @@ async def rebuild(
                 gzip_level=settings.gzip_level,
             )
             handle = projection_handler(target, config)
-            # To the end of the log as it is now: a busy log is never idle.
-            replayed = await replay(
-                read_event_log(
-                    connection,
-                    topology,
-                    since=since,
-                    until_marker=await write_marker(connection, topology),
-                    idle_seconds=MARKER_WAIT_SECONDS,
-                ),
-                handle,
-                Replayed(),
+            replayed = await _replay_to_marker(
+                connection, topology, handle, Replayed(), since=since
             )
             outcome = Rebuilt(database, current, replayed, await verify(source, target))
             if switch and not outcome.verified.mismatches:
@@ -201,6 +192,28 @@ async def rebuild(
     finally:
         await connection.close()
     return outcome
+
+
+async def _replay_to_marker(
+    connection: AbstractConnection,
+    topology: Topology,
+    handle: Handler,
+    replayed: Replayed,
+    *,
+    since: datetime | None,
+) -> Replayed:
+    """Replay what the log holds up to a marker written now (a busy log is
+    never idle), going on after what `replayed` already read."""
+    marker = await write_marker(connection, topology)
+    entries = read_event_log(
+        connection,
+        topology,
+        since=since,
+        after=replayed.last_offset,
+        until_marker=marker,
+        idle_seconds=MARKER_WAIT_SECONDS,
+    )
+    return await replay(entries, handle, replayed)
 
 
 async def _switch(
@@ -229,17 +242,10 @@ async def _switch(
     done = False
     try:
         # Everything the projector took into the old database was logged
-        # before this marker: it holds from the announcement on.
-        marker = await write_marker(connection, topology)
-        entries = read_event_log(
-            connection,
-            topology,
-            since=since,
-            after=outcome.replayed.last_offset,
-            until_marker=marker,
-            idle_seconds=MARKER_WAIT_SECONDS,
+        # before this second marker: it holds from the announcement on.
+        await _replay_to_marker(
+            connection, topology, handle, outcome.replayed, since=since
         )
-        await replay(entries, handle, outcome.replayed)
         # The live projection is paused: the rebuild must now hold what
         # readers may be served, or the switch would take history away.
         if missing := await lacking(source, target):
