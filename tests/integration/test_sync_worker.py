@@ -140,24 +140,27 @@ async def running(
     stop = asyncio.Event()
     worker = asyncio.create_task(run(settings, stop=stop))
 
-    async def consuming() -> bool:
+    async def started() -> bool:
         assert not worker.done(), worker
-        probe = await connection.channel()
-        try:
-            queue = await probe.declare_queue(
-                topology.sync_requests_queue, passive=True
-            )
-        except aio_pika.exceptions.ChannelClosed:
-            return False
-        await probe.close()
-        return (queue.declaration_result.consumer_count or 0) > 0
+        return await consuming(connection, topology)
 
     try:
-        await eventually(consuming, timeout=20, what="the worker consuming")
+        await eventually(started, timeout=20, what="the worker consuming")
         yield stop
     finally:
         stop.set()
         await asyncio.wait_for(worker, timeout=15)
+
+
+async def consuming(connection: AbstractConnection, topology: Topology) -> bool:
+    """True once a consumer is on the worker's queue of sync requests."""
+    probe = await connection.channel()
+    try:
+        queue = await probe.declare_queue(topology.sync_requests_queue, passive=True)
+    except aio_pika.exceptions.ChannelClosed:
+        return False
+    await probe.close()
+    return (queue.declaration_result.consumer_count or 0) > 0
 
 
 async def send(

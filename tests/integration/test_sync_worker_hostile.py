@@ -1,58 +1,44 @@
-"""Hostile upstream bodies: the worker's loop keeps answering, and each sync fails."""
+"""Hostile upstream bodies: the worker's loop keeps answering, and each sync fails.
+
+The worker and the hostile upstream each run as a process of their own, as in
+production: the probe times the worker's loop alone, not a test process that
+also writes 30 MB bodies and holds the heap of every test run before it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
+import os
+import signal
+import sys
 import time
-from typing import TYPE_CHECKING, Any, Final
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiohttp
-from aiohttp import web
 
 from contracts.commands import SyncRequested
 from contracts.events import SyncFailed
+from devstack.processes import die_with_parent
+from devstack.readiness import free_port
 from tests.integration import test_sync_worker as worker_tests
-from tests.integration.test_sync_worker import (
-    record,
-    running,
-    send,
-    worker_settings,
-)
+from tests.integration.test_sync_worker import consuming, record, send
 from tests.support.eventually import eventually
+from tests.support.hostile_upstream import BODIES
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from asyncio.subprocess import Process
+    from collections.abc import AsyncIterator, Mapping
+
+    from aio_pika.abc import AbstractConnection
+
+    from contracts.topology import Topology
 
 connection = worker_tests.connection
 """The test connection fixture of the worker's other tests."""
 
-TEN_MB: Final = 10_000_000
-BODIES: Final[dict[str, tuple[int, str, bytes]]] = {
-    # The error page that froze the loop for 30 s at 480 KB, now over 10 MB.
-    "unterminated_title": (502, "text/html", (b"<html><title " * (TEN_MB // 13))),
-    "unterminated_tag_200": (200, "text/html", b"<title" + b"<a " * (TEN_MB // 3)),
-    "deeply_nested": (200, "application/json", b"[" * TEN_MB),
-    "huge_number": (
-        200,
-        "application/json",
-        b'{"results":[' + b"9" * (TEN_MB - 20) + b"]}",
-    ),
-    "tiny_objects": (
-        200,
-        "application/json",
-        b'{"results":[' + b"{}," * 99_999 + b"{}]}",
-    ),
-    "far_too_large": (200, "application/json", b" " * (3 * TEN_MB)),
-}
-"""Status, content type and body of each hostile answer, served for one sync."""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class HealthProbe:
@@ -88,47 +74,118 @@ async def probing(url: str) -> AsyncIterator[HealthProbe]:
             await task
 
 
+@contextlib.asynccontextmanager
+async def process(
+    module: str, *arguments: str, log: Path, env: Mapping[str, str] | None = None
+) -> AsyncIterator[Process]:
+    """`python -m module` from the repository root until the block ends; then
+    SIGTERM, and it must exit 0 within 15 s."""
+    with log.open("wb") as sink:
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            module,
+            *arguments,
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=sink,
+            stderr=sink,
+            preexec_fn=die_with_parent,
+        )
+    try:
+        yield child
+    finally:
+        if child.returncode is None:
+            child.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(child.wait(), 15)
+            except TimeoutError:
+                child.kill()
+                await child.wait()
+    assert child.returncode == 0, f"{module} exited {child.returncode}:\n{output(log)}"
+
+
+def output(log: Path) -> str:
+    """What a child process printed, for a failure message."""
+    return log.read_text(errors="replace")
+
+
+async def answering(url: str, child: Process, log: Path) -> bool:
+    assert child.returncode is None, output(log)
+    try:
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            return response.status == 200
+    except aiohttp.ClientError:
+        return False
+
+
 async def test_hostile_bodies_fail_their_sync_while_health_answers_within_100_ms(
-    amqp_url, topology, connection, aiohttp_server: Any
-):
-    served: list[str] = []
-
-    async def hostile(request: web.Request) -> web.Response:
-        kind = request.query["seed"]
-        served.append(kind)
-        status, content_type, body = BODIES[kind]
-        return web.Response(status=status, body=body, content_type=content_type)
-
-    app = web.Application()
-    app.router.add_get("/api/", hostile)
-    server = await aiohttp_server(app)
-    port = free_port()
-    settings = worker_settings(
-        amqp_url,
-        topology,
-        randomuser_url=str(server.make_url("/api/")),
-        fetch_max_attempts=1,
-        health_port=port,
+    amqp_url: str,
+    topology: Topology,
+    connection: AbstractConnection,
+    tmp_path: Path,
+) -> None:
+    upstream_port, health_port = free_port(), free_port()
+    upstream = f"http://127.0.0.1:{upstream_port}"
+    worker_env = {
+        "AMQP_URL": amqp_url,
+        "AMQP_NAMESPACE": topology.prefix,
+        "RANDOMUSER_URL": f"{upstream}/api/",
+        "RANDOMUSER_VERSION": "latest",
+        "SYNC_INTERVAL_SECONDS": "0",
+        "HEALTH_PORT": str(health_port),
+        "FETCH_MAX_ATTEMPTS": "1",
+        "FETCH_BACKOFF_SECONDS": "0",
         # A self-hosted upstream: no budget waits between the hostile answers.
-        upstream_users_per_window=1_000_000,
-    )
+        "UPSTREAM_USERS_PER_WINDOW": "1000000",
+        "LOG_FORMAT": "text",
+        "SHUTDOWN_TIMEOUT_SECONDS": "5",
+    }
     events = await record(connection, topology.events_exchange, "sync.failed")
+    upstream_log, worker_log = tmp_path / "upstream.log", tmp_path / "worker.log"
 
     async with (
-        running(settings, connection, topology),
-        probing(f"http://127.0.0.1:{port}/healthz") as probe,
+        process(
+            "tests.support.hostile_upstream",
+            "--port",
+            str(upstream_port),
+            log=upstream_log,
+        ) as upstream_process,
+        process("sync_worker", log=worker_log, env=worker_env) as worker,
     ):
-        for kind in BODIES:
-            await send(connection, topology, SyncRequested(results=5_000, seed=kind))
-
-        async def all_failed() -> bool:
-            return len(events.of_type(SyncFailed)) == len(BODIES)
-
         await eventually(
-            all_failed,
-            timeout=40,
-            what="one sync.failed per hostile body",
+            lambda: answering(f"{upstream}/_served", upstream_process, upstream_log),
+            timeout=20,
+            what="the hostile upstream answering",
         )
+        health = f"http://127.0.0.1:{health_port}/healthz"
+        await eventually(
+            lambda: answering(health, worker, worker_log),
+            timeout=20,
+            what="the worker's health endpoint answering",
+        )
+        await eventually(
+            lambda: consuming(connection, topology),
+            timeout=20,
+            what="the worker consuming",
+        )
+        async with probing(health) as probe:
+            for kind in BODIES:
+                await send(
+                    connection, topology, SyncRequested(results=5_000, seed=kind)
+                )
+
+            async def all_failed() -> bool:
+                return len(events.of_type(SyncFailed)) == len(BODIES)
+
+            await eventually(
+                all_failed, timeout=40, what="one sync.failed per hostile body"
+            )
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{upstream}/_served") as response,
+        ):
+            served = await response.json()
 
     reasons = {f.reason for f in events.of_type(SyncFailed)}
     assert served == list(BODIES)
