@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
+import statistics
 import tempfile
 import time
 import urllib.parse
@@ -91,6 +92,38 @@ def comparison_table(rows: list[tuple[int, str, WrkResult, WrkResult]]) -> str:
     )
 
 
+def tail_table(tails: Sequence[tuple[int, str, list[float], list[float]]]) -> str:
+    """The p99 of every round, and the ratio of the medians: one 8 s run's p99
+    on a 2-core machine that also runs wrk moves by tens of percent between
+    rounds of the same configuration, its median over rounds much less."""
+    body = []
+    for users, encoding, static, served in sorted(tails, key=lambda r: (r[0], r[1])):
+        ratio = statistics.median(served) / statistics.median(static)
+        body.append(
+            [
+                f"{users:,}",
+                encoding,
+                f"{statistics.median(static):.2f}",
+                " / ".join(f"{v:.1f}" for v in static),
+                f"{statistics.median(served):.2f}",
+                " / ".join(f"{v:.1f}" for v in served),
+                f"**{ratio:.2f}**",
+            ]
+        )
+    return table(
+        [
+            "users",
+            "encoding",
+            "static p99 ms, median",
+            "each round",
+            "nginx p99 ms, median",
+            "each round",
+            "ratio of medians",
+        ],
+        body,
+    )
+
+
 def results_table(results: Sequence[WrkResult]) -> str:
     """Plain wrk figures."""
     return table(
@@ -120,6 +153,8 @@ class Results:
     paged_path: str = ""
     cold: list[list[str]] = field(default_factory=list)
     scale: list[WrkResult] = field(default_factory=list)
+    tails: list[tuple[int, str, list[float], list[float]]] = field(default_factory=list)
+    """Per size and encoding, the p99 of every round: static, then nginx."""
 
 
 def measure_size(
@@ -153,6 +188,14 @@ def measure_size(
                 encoding,
                 best([static_run for static_run, _ in pairs]),
                 best([served for _, served in pairs]),
+            )
+        )
+        results.tails.append(
+            (
+                users,
+                encoding,
+                [static_run.p99_ms for static_run, _ in pairs],
+                [served.p99_ms for _, served in pairs],
             )
         )
         if not args.no_replica:
@@ -221,6 +264,8 @@ def print_report(results: Results, args: argparse.Namespace) -> None:
         f" {'on' if args.static_access_log else 'off'}.\n"
     )
     print(comparison_table(results.comparisons))
+    print(f"\nTails: the p99 of each of the {args.rounds} rounds, and their medians:\n")
+    print(tail_table(results.tails))
     if results.alone:
         print("\nOne query replica alone, without nginx:\n")
         print(results_table(results.alone))

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from aio_pika.abc import AbstractIncomingMessage, AbstractQueue
 
-    from common.consuming import PoisonCallback
+    from common.delivery import PoisonCallback
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, assert_never
 
-from common.consuming import PoisonMessage
+from common.delivery import PoisonMessage
 from contracts.base import utc_now
 from contracts.commands import SyncRequested
 from contracts.events import SyncCompleted, SyncFailed, UsersFetched
@@ -42,7 +42,8 @@ if TYPE_CHECKING:
 
     from aio_pika.abc import AbstractIncomingMessage
 
-    from common.consuming import Handler, PoisonCallback
+    from common.consuming import Handler
+    from common.delivery import PoisonCallback
     from contracts.codec import AnyMessage
     from query_service.read_model import ReadModel
     from query_service.records import Snapshot, SyncRecord

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 from common.amqp_cluster import connect_once
-from common.consuming import Handler, PoisonMessage
+from common.delivery import PoisonMessage
 from common.event_log import add_rebuild_arguments, read_event_log, write_marker
 from common.logs import configure_logging
 from common.settings import load_settings
@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
     from aio_pika.abc import AbstractConnection
 
+    from common.consuming import Handler
     from common.event_log import LoggedMessage
 
 logger = logging.getLogger(__name__)

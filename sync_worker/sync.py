@@ -11,7 +11,7 @@ import uuid
 from collections import Counter
 from typing import TYPE_CHECKING, Final, assert_never
 
-from common.consuming import PoisonMessage
+from common.delivery import PoisonMessage
 from contracts.base import utc_now
 from contracts.commands import MAX_SYNC_RESULTS, SyncRequested
 from contracts.events import (

@@ -14,7 +14,8 @@ from aio_pika.exceptions import ChannelInvalidStateError
 from pamqp.commands import Basic
 from prometheus_client import REGISTRY
 
-from common.consuming import PoisonMessage, TransientError, run_consumer
+from common.consuming import run_consumer
+from common.delivery import PoisonMessage, TransientError
 from common.logs import correlation_id_var, message_id_var
 from contracts.codec import encode
 from contracts.events import SyncFailed
@@ -680,7 +681,7 @@ async def test_a_redelivery_of_a_handled_message_is_acked_without_handling_it():
 
 
 async def test_only_the_newest_handled_ids_are_remembered(monkeypatch):
-    monkeypatch.setattr("common.consuming.HANDLED_REMEMBERED", 2)
+    monkeypatch.setattr("common.delivery.HANDLED_REMEMBERED", 2)
     first = [_failed(f"m-{n}") for n in (1, 2, 3)]
     # m-1 was forgotten (only two are kept): handled again; m-3, m-2 are not.
     redelivered = [_again(f"m-{n}") for n in (3, 2, 1)]

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from common.consuming import TransientError
+from common.delivery import TransientError
 from query_service.dead_letters import describe_death, run_dead_letter_tap
 from tests.unit.test_consuming_policy import FakeMessage, FakeQueue, settled
 

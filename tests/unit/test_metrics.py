@@ -9,7 +9,7 @@ from prometheus_client import REGISTRY
 
 from command_service.app import create_app as create_command_app
 from command_service.settings import CommandSettings
-from common.consuming import PoisonMessage
+from common.delivery import PoisonMessage
 from contracts.events import SyncCompleted, SyncFailed, UsersFetched
 from query_service.app import create_app as create_query_app
 from query_service.projection import ProjectionConfig, projection_handler

@@ -13,7 +13,7 @@ import orjson
 import pytest
 from prometheus_client import REGISTRY
 
-from common.consuming import PoisonMessage, TransientError
+from common.delivery import PoisonMessage, TransientError
 from contracts.commands import SyncRequested
 from contracts.events import SyncCompleted, SyncFailed, UsersFetched
 from contracts.users import User

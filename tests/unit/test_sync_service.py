@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import pytest
 
-from common.consuming import PoisonMessage
+from common.delivery import PoisonMessage
 from contracts.codec import encode
 from contracts.commands import SyncRequested
 from contracts.events import SyncCompleted, SyncFailed, UsersFetched
