@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING, Final
 
-from devstack.gateway import LocalTls
+from devstack.gateway_values import LocalTls
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -33,7 +33,7 @@ import yaml
 from playwright.async_api import expect
 
 from devstack.config import swagger_ui_dir
-from devstack.gateway import SNAPSHOT_FILES_MOUNT
+from devstack.gateway_values import SNAPSHOT_FILES_MOUNT
 from devstack.readiness import free_port
 from tests.e2e.conftest import ARTIFACTS
 from tests.support.browser import chromium, record_problems

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from devstack import gateway
+from devstack import gateway, gateway_values
 from devstack.config import StackConfig, render_nginx_conf
 from devstack.tls import ensure_certificate
 from tests.support import nginx_check
@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def local_routes() -> str:
     return gateway.render(
-        gateway.local_values(
-            gateway.LocalGateway(
+        gateway_values.local_values(
+            gateway_values.LocalGateway(
                 listen="127.0.0.1:8080",
                 query_servers=("127.0.0.1:8101", "127.0.0.1:8102"),
                 command_server="127.0.0.1:8001",
@@ -42,12 +42,12 @@ def local_routes() -> str:
 def variants() -> dict[str, str]:
     return {
         "local": local_routes(),
-        "compose": gateway.render(gateway.compose_values()),
+        "compose": gateway.render(gateway_values.compose_values()),
         # TLS off, as the chart renders it by default; snapshot files on.
         "helm": re.sub(
             r"(?ms)^\s*\{\{- if \.Values\.gateway\.tls\.enabled \}\}$.*?^\s*\{\{- end \}\}$",
             "",
-            gateway.render(gateway.helm_values()),
+            gateway.render(gateway_values.helm_values()),
         ),
     }
 
@@ -106,7 +106,7 @@ def test_every_gateway_refuses_methods_with_405_problem_json(name: str) -> None:
 
 def test_a_value_the_source_does_not_know_is_an_error() -> None:
     with pytest.raises(ValueError, match="@@NOPE@@"):
-        gateway.render(gateway.compose_values(), "x @@NOPE@@;\n")
+        gateway.render(gateway_values.compose_values(), "x @@NOPE@@;\n")
 
 
 def test_the_local_stack_gets_the_image_main_config_with_local_paths(
