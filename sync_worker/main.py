@@ -27,7 +27,7 @@ from sync_worker.sync import SyncService
 
 if TYPE_CHECKING:
     from common.amqp import Publisher
-    from sync_worker.randomuser import RandomuserClient
+    from sync_worker.fetching import RandomuserClient
     from sync_worker.settings import SyncWorkerSettings
 
 logger = logging.getLogger(__name__)

@@ -7,8 +7,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
@@ -24,22 +23,25 @@ from sync_worker.attempts import (
     read_body,
     retry_after_seconds,
 )
+from sync_worker.fetching import (
+    MAX_USERS_PER_REQUEST,
+    Fetched,
+    FetchedPage,
+    FetchFailed,
+    FetchRequest,
+    page_sizes,
+)
 from sync_worker.pacing import RetryPolicy, UpstreamBudget
 from sync_worker.upstream import UpstreamError, parse_response
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Awaitable, Callable
-    from datetime import datetime
 
     from tenacity import RetryCallState
 
-    from contracts.events import FailureKind
     from sync_worker.settings import SyncWorkerSettings
 
 logger = logging.getLogger(__name__)
-
-MAX_USERS_PER_REQUEST: Final = 5_000
-"""Upstream turns any larger `results` into 1 (not 5,000)."""
 
 INCLUDED_FIELDS: Final = "gender,name,location,email,login,nat"
 """Only what validation reads: halves the body. `id` stays out, which also
@@ -50,69 +52,6 @@ RATE_LIMIT_BACKOFF_FACTOR: Final = 30
 over a fixed 5-minute window, so retrying within seconds only gets refused again."""
 
 USER_AGENT: Final = "randomuser-connector-sync-worker/0.1 (+https://randomuser.me)"
-
-
-@dataclass(frozen=True, slots=True)
-class FetchRequest:
-    """What one sync asks of upstream."""
-
-    results: int
-    seed: str
-    nationalities: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Fetched:
-    """Every raw user of a sync, in upstream order, fetched page by page."""
-
-    users: list[Any]
-    seed: str
-    attempts: int
-    pages: int
-    fetched_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class FetchedPage:
-    """One upstream page of raw users, as it arrived."""
-
-    number: int
-    """1-based page number, in the order `page_sizes` planned."""
-    users: list[Any]
-    attempts: int
-    """Requests this page took."""
-
-
-class FetchFailed(Exception):
-    """Upstream could not deliver every page; `reason` says why, for operators."""
-
-    def __init__(self, kind: FailureKind, reason: str, attempts: int) -> None:
-        super().__init__(reason)
-        self.kind: FailureKind = kind
-        self.reason = reason
-        self.attempts = attempts
-
-
-class RandomuserClient(Protocol):
-    """Anything that can fetch the raw users of a sync, page by page."""
-
-    def page_sizes(self, results: int) -> list[int]:
-        """The users each page of a sync of `results` users will ask for."""
-
-    def pages(self, request: FetchRequest) -> AsyncGenerator[FetchedPage, None]:
-        """Yield every page of `request` in page order, as soon as it is in.
-
-        Close the iterator (`contextlib.aclosing`) to cancel pages in flight.
-
-        Raises:
-            FetchFailed: a page could not be fetched within the allowed attempts.
-        """
-
-
-def page_sizes(results: int, per_request: int = MAX_USERS_PER_REQUEST) -> list[int]:
-    """Split `results` into requests of at most `per_request` users, in page order."""
-    full, rest = divmod(results, per_request)
-    return [per_request] * full + ([rest] if rest else [])
 
 
 class HttpRandomuserClient:

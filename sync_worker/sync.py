@@ -21,7 +21,7 @@ from contracts.events import (
     UsersFetched,
 )
 from sync_worker import metrics
-from sync_worker.randomuser import FetchFailed, FetchRequest
+from sync_worker.fetching import FetchFailed, FetchRequest
 from sync_worker.validation import validate_users
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from contracts.codec import AnyMessage
     from contracts.events import FailureKind
     from contracts.users import User
-    from sync_worker.randomuser import RandomuserClient
+    from sync_worker.fetching import RandomuserClient
 
 
 logger = logging.getLogger(__name__)

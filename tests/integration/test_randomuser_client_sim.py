@@ -7,12 +7,9 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import pytest
 
+from sync_worker.fetching import FetchFailed, FetchRequest
 from sync_worker.pacing import RetryPolicy, UpstreamBudget
-from sync_worker.randomuser import (
-    FetchFailed,
-    FetchRequest,
-    HttpRandomuserClient,
-)
+from sync_worker.randomuser import HttpRandomuserClient
 from sync_worker.validation import validate_users
 
 if TYPE_CHECKING:

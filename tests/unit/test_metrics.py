@@ -13,7 +13,7 @@ from common.delivery import PoisonMessage
 from contracts.events import SyncCompleted, SyncFailed, UsersFetched
 from query_service.app import create_app as create_query_app
 from query_service.projection import ProjectionConfig, projection_handler
-from sync_worker.randomuser import FetchFailed
+from sync_worker.fetching import FetchFailed
 from sync_worker.sync import SyncService
 from tests.support.fakes import FakePublisher
 from tests.support.memory_read_model import InMemoryReadModel

@@ -14,15 +14,9 @@ import pytest
 from aiohttp import web
 
 from sync_worker.attempts import SUMMARIES, retry_after_seconds
+from sync_worker.fetching import FetchFailed, FetchRequest, page_sizes
 from sync_worker.pacing import RetryPolicy, UpstreamBudget
-from sync_worker.randomuser import (
-    INCLUDED_FIELDS,
-    USER_AGENT,
-    FetchFailed,
-    FetchRequest,
-    HttpRandomuserClient,
-    page_sizes,
-)
+from sync_worker.randomuser import INCLUDED_FIELDS, USER_AGENT, HttpRandomuserClient
 from sync_worker.settings import SyncWorkerSettings
 from tests.support.samples import sample_bytes
 
