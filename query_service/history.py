@@ -15,7 +15,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from query_service import views
+from query_service import bodies, views
 from query_service.records import NO_UUID, CountryUsers, uuid_slice
 from query_service.routes import (
     JSON,
@@ -82,7 +82,7 @@ async def list_snapshots(request: web.Request) -> web.Response:
     skip = (query.page - 1) * query.size
     await request.app[SNAPSHOTS].current()  # follows a moved read model when due
     metas, total = await request.app[READ_MODEL].snapshots(skip=skip, limit=query.size)
-    body: views.SnapshotListBody = {
+    body: bodies.SnapshotListBody = {
         "snapshots": [
             # The list ends at the pointer's snapshot: the newest is current.
             {**views.snapshot_body(meta), "current": skip + index == 0}
@@ -132,7 +132,7 @@ async def snapshot_diff(request: web.Request) -> web.Response:
     before = await _countries(request, base, names)
     after = await _countries(request, target, names)
     countries = diff(before, after)
-    body: views.DiffBody = {
+    body: bodies.DiffBody = {
         "from": views.snapshot_body(base.meta),
         "to": views.snapshot_body(target.meta),
         "counts": _total(c["counts"] for c in countries),
@@ -144,7 +144,7 @@ async def snapshot_diff(request: web.Request) -> web.Response:
 
 def diff(
     before: Sequence[CountryUsers], after: Sequence[CountryUsers]
-) -> list[views.CountryDiffBody]:
+) -> list[bodies.CountryDiffBody]:
     """Per country, users added, removed and changed from `before` to `after`.
 
     Users are matched within a country by login uuid when both snapshots
@@ -168,7 +168,7 @@ def diff(
 
 def _country_diff(
     name: str, before: CountryUsers, after: CountryUsers
-) -> views.CountryDiffBody:
+) -> bodies.CountryDiffBody:
     """Pairs by uuid first, then by e-mail among the users left (never two
     users with different uuids); what stays unpaired was added or removed."""
     was, now = _entries(before), _entries(after)
@@ -182,7 +182,7 @@ def _country_diff(
     for email in sorted(old.keys() & new.keys()):
         pairs += _pair(old[email], new[email])
     paired = {entry for pair in pairs for entry in pair}
-    changed: list[views.ChangedUserBody] = sorted(
+    changed: list[bodies.ChangedUserBody] = sorted(
         (
             {"before": previous.user, "after": current.user}
             for previous, current in pairs
@@ -256,8 +256,8 @@ def _order(user: UserRow) -> tuple[str, str]:
     return user["name"], user["email"]
 
 
-def _total(counts: Iterable[views.DiffCountsBody]) -> views.DiffCountsBody:
-    total: views.DiffCountsBody = {"added": 0, "removed": 0, "changed": 0}
+def _total(counts: Iterable[bodies.DiffCountsBody]) -> bodies.DiffCountsBody:
+    total: bodies.DiffCountsBody = {"added": 0, "removed": 0, "changed": 0}
     for count in counts:
         total["added"] += count["added"]
         total["removed"] += count["removed"]

@@ -15,7 +15,7 @@ from common.openapi import (
     document_operation,
     problem,
 )
-from query_service import views
+from query_service import bodies
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -102,7 +102,7 @@ def document() -> Document:
                 "Every country with its users",
                 Response(
                     "The current snapshot (gzip when accepted).",
-                    views.CountriesBody,
+                    bodies.CountriesBody,
                     headers=CACHE_HEADERS,
                 ),
             ),
@@ -112,7 +112,7 @@ def document() -> Document:
                 "Country names with user counts",
                 Response(
                     "Names and counts of the current snapshot.",
-                    views.NamesBody,
+                    bodies.NamesBody,
                     headers=CACHE_HEADERS,
                 ),
             ),
@@ -120,7 +120,7 @@ def document() -> Document:
                 "/queries/countries/{name}/users",
                 "listCountryUsers",
                 "One page of a country's users",
-                Response("The page.", views.CountryPageBody, headers=CACHE_HEADERS),
+                Response("The page.", bodies.CountryPageBody, headers=CACHE_HEADERS),
                 parameters=[
                     Parameter(
                         "name",
@@ -144,7 +144,7 @@ def document() -> Document:
                     200: Response(
                         "One page of the snapshots kept (SNAPSHOTS_KEPT); never"
                         " cached (`Cache-Control: no-store`).",
-                        views.SnapshotListBody,
+                        bodies.SnapshotListBody,
                     ),
                     422: problem("`page` or `size` is out of range or not a number."),
                     503: UNAVAILABLE,
@@ -160,7 +160,7 @@ def document() -> Document:
                     200: Response(
                         "The snapshot (gzip when accepted); immutable, so cacheable"
                         " for good.",
-                        views.CountriesBody,
+                        bodies.CountriesBody,
                         headers=IMMUTABLE_HEADERS,
                     ),
                     304: NOT_MODIFIED,
@@ -179,7 +179,7 @@ def document() -> Document:
                     200: Response(
                         "Users added, removed and changed (matched by e-mail"
                         " within a country), with counts; immutable.",
-                        views.DiffBody,
+                        bodies.DiffBody,
                         headers=IMMUTABLE_HEADERS,
                     ),
                     304: NOT_MODIFIED,
@@ -202,7 +202,7 @@ def document() -> Document:
                 {
                     200: Response(
                         "Never cached (`Cache-Control: no-store`).",
-                        views.SyncStatusBody,
+                        bodies.SyncStatusBody,
                     ),
                     503: UNAVAILABLE,
                 },

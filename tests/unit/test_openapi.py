@@ -15,8 +15,8 @@ from command_service.app import create_app as create_command_app
 from command_service.settings import CommandSettings
 from contracts.commands import DEFAULT_SYNC_MAX_RESULTS
 from contracts.events import SyncFailed
+from query_service import bodies
 from query_service import openapi as query_openapi
-from query_service import views
 from query_service.app import create_app as create_query_app
 from query_service.projection import ProjectionConfig, projection_handler
 from tests.support.fakes import FakePublisher
@@ -246,7 +246,7 @@ async def test_the_documented_request_schema_accepts_what_the_handler_accepts(
 def test_documented_bodies_are_the_schemas_of_the_types_the_handlers_use():
     schemas = QUERIES["components"]["schemas"]
 
-    for body in (views.CountriesBody, views.NamesBody, views.SyncStatusBody):
+    for body in (bodies.CountriesBody, bodies.NamesBody, bodies.SyncStatusBody):
         generated = TypeAdapter(body).json_schema(
             mode="serialization", ref_template="#/components/schemas/{model}"
         )
