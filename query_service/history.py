@@ -8,7 +8,6 @@ promoted and then deleted answers 410 for as long as its sync record lives
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 import orjson
@@ -16,7 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from query_service import bodies, views
-from query_service.records import NO_UUID, CountryUsers, uuid_slice
+from query_service.diff import diff, total
 from query_service.routes import (
     JSON,
     NO_STORE,
@@ -31,9 +30,9 @@ from query_service.routes import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable
 
-    from query_service.records import Snapshot, UserRow
+    from query_service.records import CountryUsers, Snapshot
 
 IMMUTABLE: Final = "public, max-age=31536000, immutable"
 GATEWAY_SECONDS: Final = "60"
@@ -135,134 +134,11 @@ async def snapshot_diff(request: web.Request) -> web.Response:
     body: bodies.DiffBody = {
         "from": views.snapshot_body(base.meta),
         "to": views.snapshot_body(target.meta),
-        "counts": _total(c["counts"] for c in countries),
+        "counts": total(c["counts"] for c in countries),
         "countries": countries,
     }
     headers["Content-Type"] = JSON
     return web.Response(body=orjson.dumps(body), headers=headers)
-
-
-def diff(
-    before: Sequence[CountryUsers], after: Sequence[CountryUsers]
-) -> list[bodies.CountryDiffBody]:
-    """Per country, users added, removed and changed from `before` to `after`.
-
-    Users are matched within a country by login uuid when both snapshots
-    kept uuids (a user without one, by e-mail), else by e-mail alone; users
-    sharing a key are paired in (name, gender) order. Countries without a
-    change are left out.
-    """
-    old = {c.name: c for c in before}
-    new = {c.name: c for c in after}
-    changes = []
-    for name in sorted(old.keys() | new.keys()):
-        country = _country_diff(
-            name,
-            old.get(name, CountryUsers(name, ())),
-            new.get(name, CountryUsers(name, ())),
-        )
-        if any(country["counts"].values()):
-            changes.append(country)
-    return changes
-
-
-def _country_diff(
-    name: str, before: CountryUsers, after: CountryUsers
-) -> bodies.CountryDiffBody:
-    """Pairs by uuid first, then by e-mail among the users left (never two
-    users with different uuids); what stays unpaired was added or removed."""
-    was, now = _entries(before), _entries(after)
-    pairs: list[tuple[_Entry, _Entry]] = []
-    old, new = _grouped(was, by_uuid=True), _grouped(now, by_uuid=True)
-    for uuid in sorted(old.keys() & new.keys()):
-        pairs += _pair(old[uuid], new[uuid])
-    paired = {entry for pair in pairs for entry in pair}
-    old = _grouped([e for e in was if e not in paired], by_uuid=False)
-    new = _grouped([e for e in now if e not in paired], by_uuid=False)
-    for email in sorted(old.keys() & new.keys()):
-        pairs += _pair(old[email], new[email])
-    paired = {entry for pair in pairs for entry in pair}
-    changed: list[bodies.ChangedUserBody] = sorted(
-        (
-            {"before": previous.user, "after": current.user}
-            for previous, current in pairs
-            if previous.user != current.user
-        ),
-        key=lambda change: _order(change["after"]),
-    )
-    removed = [e.user for e in was if e not in paired]
-    added = [e.user for e in now if e not in paired]
-    return {
-        "name": name,
-        "counts": {
-            "added": len(added),
-            "removed": len(removed),
-            "changed": len(changed),
-        },
-        "added": sorted(added, key=_order),
-        "removed": sorted(removed, key=_order),
-        "changed": changed,
-    }
-
-
-@dataclass(frozen=True, eq=False)
-class _Entry:
-    """A user and its uuid (NO_UUID for none); equal only to itself."""
-
-    user: UserRow
-    uuid: bytes
-
-
-def _entries(country: CountryUsers) -> list[_Entry]:
-    return [
-        _Entry(user, uuid_slice(country.uuids, index, 1) or NO_UUID)
-        for index, user in enumerate(country.users)
-    ]
-
-
-def _grouped(entries: Iterable[_Entry], *, by_uuid: bool) -> dict[str, list[_Entry]]:
-    """By uuid (the users that have one), or by e-mail."""
-    grouped: dict[str, list[_Entry]] = {}
-    for entry in entries:
-        if not by_uuid:
-            grouped.setdefault(entry.user["email"], []).append(entry)
-        elif entry.uuid != NO_UUID:
-            grouped.setdefault(entry.uuid.hex(), []).append(entry)
-    return grouped
-
-
-def _pair(was: list[_Entry], now: list[_Entry]) -> list[tuple[_Entry, _Entry]]:
-    """Pair users sharing a key in (name, gender) order; two users with
-    different uuids are never a pair."""
-    pairs = []
-    free = sorted(now, key=_entry_order)
-    for previous in sorted(was, key=_entry_order):
-        for current in free:
-            if (
-                NO_UUID in (previous.uuid, current.uuid)
-                or previous.uuid == current.uuid
-            ):
-                pairs.append((previous, current))
-                free.remove(current)
-                break
-    return pairs
-
-
-def _entry_order(entry: _Entry) -> tuple[str, str]:
-    return entry.user["name"], entry.user["gender"]
-
-
-def _order(user: UserRow) -> tuple[str, str]:
-    return user["name"], user["email"]
-
-
-def _total(counts: Iterable[bodies.DiffCountsBody]) -> bodies.DiffCountsBody:
-    total: bodies.DiffCountsBody = {"added": 0, "removed": 0, "changed": 0}
-    for count in counts:
-        total["added"] += count["added"]
-        total["removed"] += count["removed"]
-        total["changed"] += count["changed"]
-    return total
 
 
 async def _kept(request: web.Request, snapshot_id: str) -> Snapshot:
