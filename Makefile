@@ -67,7 +67,7 @@ test-e2e: install-test
 # part of `make test`. One mutant at a time (the machine is shared); unit tests
 # only. Narrow it with e.g. MODULES="contracts sync_worker/validation.py".
 MODULES ?= contracts common/consuming.py common/delivery.py sync_worker/validation.py sync_worker/upstream.py \
-	sync_worker/randomuser.py sync_worker/fetching.py query_service/projection.py query_service/snapshot_build.py \
+	sync_worker/randomuser.py sync_worker/fetching.py query_service/projection.py query_service/promotion.py query_service/snapshot_build.py \
 	query_service/mongo.py query_service/mongo_snapshots.py query_service/mongo_syncs.py query_service/mongo_staging.py
 MUTATION_CHILDREN ?= 1
 

@@ -570,7 +570,7 @@ class RaceModel(InMemoryReadModel):
 
 
 async def test_a_batch_of_a_sync_that_ended_meanwhile_is_discarded(clock, caplog):
-    caplog.set_level("INFO", logger="query_service.projection")
+    caplog.set_level("INFO", logger="query_service")
     model = RaceModel()
     handle = projection_handler(model, ProjectionConfig(clock=clock))
     batches, _ = sync_events("s1", PEOPLE[:4], batch_size=2)
@@ -709,7 +709,7 @@ async def test_a_sync_that_loses_the_pointer_race_is_superseded(clock):
 async def test_what_the_projector_logs_names_the_sync_and_its_numbers(
     model, handle, clock, caplog
 ):
-    caplog.set_level("INFO", logger="query_service.projection")
+    caplog.set_level("INFO", logger="query_service")
     batches, completed = sync_events("s1", PEOPLE[:4], batch_size=2)
     announced = completed.model_copy(update={"user_count": 5})
     await deliver(handle, batches[0], announced)
