@@ -15,7 +15,7 @@ import pytest
 
 from contracts.base import new_id, utc_now
 from contracts.events import SyncCompleted, SyncFailed, UsersFetched
-from sync_worker.sync import make_batches
+from sync_worker.batches import make_batches
 from tests.e2e.test_faults_support import Readers, completed_counts, private_stack
 from tests.support.eventually import eventually
 

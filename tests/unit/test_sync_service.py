@@ -13,8 +13,9 @@ from common.delivery import PoisonMessage
 from contracts.codec import encode
 from contracts.commands import SyncRequested
 from contracts.events import SyncCompleted, SyncFailed, UsersFetched
+from sync_worker.batches import make_batches
 from sync_worker.fetching import FetchedPage, FetchFailed, FetchRequest, page_sizes
-from sync_worker.sync import SyncService, make_batches
+from sync_worker.sync import SyncService
 from sync_worker.validation import validate_users
 from tests.support.fakes import FakePublisher
 from tests.support.samples import sample_bytes
