@@ -28,78 +28,39 @@ import asyncio
 import logging
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
 from common.amqp_cluster import connect_once
-from common.delivery import PoisonMessage
-from common.event_log import add_rebuild_arguments, read_event_log, write_marker
+from common.event_log import add_rebuild_arguments
 from common.logs import configure_logging
 from common.settings import load_settings
 from contracts.base import utc_now
-from contracts.commands import SyncRequested
 from contracts.topology import Topology
 from query_service.notices import ReadModelChanged, announce, declare_notices
 from query_service.projection import ProjectionConfig, projection_handler
 from query_service.read_model import MongoReadModel
 from query_service.rebuild_verify import Verified, lacking, verify
+from query_service.replay import Replayed, replay_to_marker
 from query_service.settings import ProjectorSettings
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import Sequence
 
     from aio_pika.abc import AbstractConnection
 
     from common.consuming import Handler
-    from common.event_log import LoggedMessage
 
 logger = logging.getLogger(__name__)
 
 SWITCH_LEASE_SECONDS: Final = 30.0
-MARKER_WAIT_SECONDS: Final = 10.0
-"""How long the log may stay silent before the rebuild's own marker arrives."""
 MOVED: Final = "read_model.moved"
 """The cause of the notice sent once readers were moved."""
 
 
 class RebuildRefused(Exception):
     """The rebuild would overwrite something: nothing was written."""
-
-
-@dataclass
-class Replayed:
-    """What a replay read from the log."""
-
-    events: int = 0
-    commands: int = 0
-    unreadable: list[str] = field(default_factory=list)
-    last_offset: int | None = None
-    """The offset of the last message read, to go on after it."""
-
-
-async def replay(
-    entries: AsyncIterator[LoggedMessage],
-    handle: Handler,
-    replayed: Replayed,
-) -> Replayed:
-    """Project every event of `entries` into the handler's model, in order."""
-    async for entry in entries:
-        replayed.last_offset = entry.offset
-        match entry.message:
-            case None:
-                replayed.unreadable.append(f"offset {entry.offset}: {entry.error}")
-            case SyncRequested():
-                replayed.commands += 1
-            case event:
-                try:
-                    await handle(event)
-                except PoisonMessage as exc:
-                    # Live, the projector dead-lettered it too.
-                    replayed.unreadable.append(f"offset {entry.offset}: {exc}")
-                else:
-                    replayed.events += 1
-    return replayed
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -175,7 +136,7 @@ async def rebuild(
                 gzip_level=settings.gzip_level,
             )
             handle = projection_handler(target, config)
-            replayed = await _replay_to_marker(
+            replayed = await replay_to_marker(
                 connection, topology, handle, Replayed(), since=since
             )
             outcome = Rebuilt(database, current, replayed, await verify(source, target))
@@ -193,28 +154,6 @@ async def rebuild(
     finally:
         await connection.close()
     return outcome
-
-
-async def _replay_to_marker(
-    connection: AbstractConnection,
-    topology: Topology,
-    handle: Handler,
-    replayed: Replayed,
-    *,
-    since: datetime | None,
-) -> Replayed:
-    """Replay what the log holds up to a marker written now (a busy log is
-    never idle), going on after what `replayed` already read."""
-    marker = await write_marker(connection, topology)
-    entries = read_event_log(
-        connection,
-        topology,
-        since=since,
-        after=replayed.last_offset,
-        until_marker=marker,
-        idle_seconds=MARKER_WAIT_SECONDS,
-    )
-    return await replay(entries, handle, replayed)
 
 
 async def _switch(
@@ -244,7 +183,7 @@ async def _switch(
     try:
         # Everything the projector took into the old database was logged
         # before this second marker: it holds from the announcement on.
-        await _replay_to_marker(
+        await replay_to_marker(
             connection, topology, handle, outcome.replayed, since=since
         )
         # The live projection is paused: the rebuild must now hold what
