@@ -18,9 +18,16 @@ from typing import TYPE_CHECKING, Final
 
 from bench.broker import broker_rate
 from bench.growth import measure_growth
-from bench.report import log, machine_description, peak_rss_mib, table
+from bench.report import (
+    broker_pids,
+    cpu_seconds,
+    log,
+    machine_description,
+    peak_rss_mib,
+    table,
+)
 from bench.stack import BenchOptions, BenchStack
-from bench.sync_report import breakdown_table, ms, timeline_table
+from bench.sync_report import breakdown_table, cpu_table, ms, timeline_table
 from bench.syncs import EventObserver, SyncRun, run_sync
 from devstack.rabbit_cluster import RabbitCluster
 
@@ -79,16 +86,28 @@ async def staleness(bench: BenchStack, runs: int) -> str:
     )
 
 
+def cpu_by_process(bench: BenchStack) -> dict[str, float]:
+    """CPU seconds used so far by each service, and by the RabbitMQ nodes."""
+    used = {name: cpu_seconds(pid) for name, pid in bench.pids().items()}
+    used["rabbitmq"] = sum(cpu_seconds(pid) for pid in broker_pids())
+    return used
+
+
 async def measure(
-    bench: BenchStack, sizes: Sequence[int], repeats: int
+    bench: BenchStack,
+    sizes: Sequence[int],
+    repeats: int,
+    cpu: dict[int, dict[str, float]],
 ) -> dict[int, list[SyncRun]]:
-    """Run the syncs: a warm-up, then `repeats` of each size, smallest first."""
+    """Run the syncs: a warm-up, then `repeats` of each size, smallest first;
+    `cpu` gets each size's CPU seconds per sync by process."""
     observer = EventObserver(bench.config.amqp_url, bench.config.amqp_namespace)
     await observer.start()
     try:
         await run_sync(bench, 100, "bench-warm-up", observer)
         results: dict[int, list[SyncRun]] = {}
         for users in sizes:
+            before = cpu_by_process(bench)
             for repeat in range(repeats):
                 run = await run_sync(bench, users, f"bench{users}r{repeat}", observer)
                 log(
@@ -96,6 +115,10 @@ async def measure(
                     f" {run.visible * 1000:.0f} ms ({run.user_count} users)"
                 )
                 results.setdefault(users, []).append(run)
+            after = cpu_by_process(bench)
+            cpu[users] = {
+                name: (after[name] - before.get(name, 0.0)) / repeats for name in after
+            }
         return results
     finally:
         await observer.close()
@@ -145,7 +168,8 @@ def main() -> None:
 def _run(args: argparse.Namespace, options: BenchOptions, started: float) -> None:
     log("starting the stack")
     with BenchStack(options) as bench:
-        results = asyncio.run(measure(bench, args.sizes, args.repeats))
+        cpu: dict[int, dict[str, float]] = {}
+        results = asyncio.run(measure(bench, args.sizes, args.repeats, cpu))
         stale = (
             asyncio.run(staleness(bench, args.stale_runs)) if args.stale_runs else ""
         )
@@ -175,6 +199,12 @@ def _run(args: argparse.Namespace, options: BenchOptions, started: float) -> Non
             " POST, while `wrk -t1 -c8` reads `/queries/countries` with gzip):\n"
         )
         print(stale)
+    print(
+        "\nCPU per sync by process (user + system, ms, mean of the repeats; the"
+        " machine has 2 cores, so a sync cannot take less wall time than half"
+        " the total):\n"
+    )
+    print(cpu_table(cpu))
     print("\nRabbitMQ alone, the same 2,000-user `users.fetched` messages:\n")
     print(broker)
     print("\nPeak RSS (VmHWM) of each service over the whole run, MiB:\n")

@@ -151,3 +151,17 @@ def breakdown_table(bench: BenchStack, results: dict[int, list[SyncRun]]) -> str
         ],
         rows,
     )
+
+
+def cpu_table(cpu: dict[int, dict[str, float]]) -> str:
+    """CPU milliseconds per sync, a column per process, a row per size."""
+    names = sorted({name for used in cpu.values() for name in used})
+    rows = [
+        [
+            f"{users:,}",
+            *(f"{used.get(name, 0.0) * 1000:,.0f}" for name in names),
+            f"**{sum(used.values()) * 1000:,.0f}**",
+        ]
+        for users, used in sorted(cpu.items())
+    ]
+    return table(["users", *names, "total"], rows)
