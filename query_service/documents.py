@@ -68,6 +68,13 @@ class SummaryDoc(TypedDict):
     female: int
 
 
+class BodySizesDoc(TypedDict):
+    """The lengths of a snapshot's /queries/countries bodies, in bytes."""
+
+    json: int
+    gzip: int
+
+
 class SnapshotDoc(TypedDict):
     """`snapshots`: a promoted sync's summary; `_id` is the sync id.
 
@@ -79,6 +86,7 @@ class SnapshotDoc(TypedDict):
     meta: MetaDoc
     countries: list[SummaryDoc]
     names_json: bytes
+    body_sizes: BodySizesDoc
 
 
 class ReasonCountDoc(TypedDict):
@@ -156,6 +164,10 @@ def snapshot_doc(snapshot: Snapshot) -> SnapshotDoc:
             for c in snapshot.countries
         ],
         "names_json": snapshot.names_json,
+        "body_sizes": {
+            "json": len(snapshot.countries_json),
+            "gzip": len(snapshot.countries_gzip),
+        },
     }
 
 

@@ -15,7 +15,13 @@ from query_service.mongo import (
     MongoCollections,
     unavailable_on_connection_errors,
 )
-from query_service.records import CountryUsers, Pointer, Snapshot, SnapshotMeta
+from query_service.records import (
+    CountryUsers,
+    Pointer,
+    Snapshot,
+    SnapshotHead,
+    SnapshotMeta,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +58,21 @@ class SnapshotDocuments(MongoCollections):
             countries_json=bodies["json"],
             countries_gzip=bodies["gzip"],
             names_json=bytes(doc["names_json"]),
+        )
+
+    @unavailable_on_connection_errors
+    async def snapshot_head(self, snapshot_id: str) -> SnapshotHead | None:
+        """A promoted snapshot without its bodies, or None when it was deleted."""
+        doc = await self._snapshots.find_one({"_id": snapshot_id})
+        if doc is None:
+            return None
+        sizes = doc.get("body_sizes") or {}
+        return SnapshotHead(
+            meta=meta_from(doc["meta"]),
+            countries=summaries_from(doc["countries"]),
+            names_json=bytes(doc["names_json"]),
+            countries_json_size=sizes.get("json"),
+            countries_gzip_size=sizes.get("gzip"),
         )
 
     @unavailable_on_connection_errors

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         Failure,
         Pointer,
         Snapshot,
+        SnapshotHead,
         SnapshotMeta,
         StagedCountry,
         SyncRecord,
@@ -47,6 +48,9 @@ class ReadModelReader(Protocol):
 
     async def snapshot(self, snapshot_id: str) -> Snapshot | None:
         """A promoted snapshot's bodies, or None when it was deleted."""
+
+    async def snapshot_head(self, snapshot_id: str) -> SnapshotHead | None:
+        """A promoted snapshot without its bodies, or None when it was deleted."""
 
     async def country(self, snapshot_id: str, name: str) -> CountryUsers | None:
         """One country of a snapshot with all its users, or None."""

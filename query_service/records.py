@@ -134,6 +134,22 @@ class Snapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class SnapshotHead:
+    """A promoted snapshot without its /queries/countries bodies: what a
+    replica needs to switch to it and answer validators. The bodies (a few
+    MB) are read when a request first needs them; nginx serves most of them
+    from the snapshot files."""
+
+    meta: SnapshotMeta
+    countries: tuple[CountrySummary, ...]
+    names_json: bytes
+    countries_json_size: int | None
+    countries_gzip_size: int | None
+    """The bodies' lengths in bytes (None for a snapshot written before they
+    were recorded: its bodies are read at once)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Pointer:
     """The current snapshot; readers follow only this."""
 

@@ -92,11 +92,11 @@ async def countries(request: web.Request) -> web.Response:
     headers["Vary"] = "Accept-Encoding"
     if _matches(request, served, tag):
         return web.Response(status=304, headers=headers)
+    body = await served.countries_body(gzipped=gzipped)
+    if body is None:
+        raise _replaced(served.meta.id)
     if gzipped:
         headers["Content-Encoding"] = "gzip"
-        body = served.snapshot.countries_gzip
-    else:
-        body = served.snapshot.countries_json
     headers["Content-Type"] = JSON
     return web.Response(body=body, headers=headers)
 
@@ -110,7 +110,7 @@ async def country_names(request: web.Request) -> web.Response:
     if _matches(request, served, served.names_tag):
         return web.Response(status=304, headers=headers)
     headers["Content-Type"] = JSON
-    return web.Response(body=served.snapshot.names_json, headers=headers)
+    return web.Response(body=served.head.names_json, headers=headers)
 
 
 async def country_users(request: web.Request) -> web.Response:
@@ -128,12 +128,7 @@ async def country_users(request: web.Request) -> web.Response:
     start = (query.page - 1) * query.size
     users = await served.users(name, start, start + query.size)
     if users is None:
-        raise Problem(
-            503,
-            "Snapshot replaced",
-            f"snapshot {served.meta.id} was replaced while it was read; retry",
-            headers={"Retry-After": "1"},
-        )
+        raise _replaced(served.meta.id)
     body = views.page_body(
         served.meta,
         name,
@@ -144,6 +139,17 @@ async def country_users(request: web.Request) -> web.Response:
     )
     headers["Content-Type"] = JSON
     return web.Response(body=orjson.dumps(body), headers=headers)
+
+
+def _replaced(snapshot_id: str) -> Problem:
+    """The answer when the snapshot in memory was deleted before a part of it
+    that was not in memory could be read: the pointer has moved on."""
+    return Problem(
+        503,
+        "Snapshot replaced",
+        f"snapshot {snapshot_id} was replaced while it was read; retry",
+        headers={"Retry-After": "1"},
+    )
 
 
 async def sync_status(request: web.Request) -> web.Response:

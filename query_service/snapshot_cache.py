@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import time
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from query_service.records import (
         CountryUsers,
         Snapshot,
+        SnapshotHead,
         SnapshotMeta,
         UserRow,
     )
@@ -39,21 +41,24 @@ REFRESH_WAIT_SECONDS: Final = 0.2
 class ServedSnapshot:
     """One snapshot as a replica serves it, with the countries it has loaded."""
 
-    def __init__(self, snapshot: Snapshot, read_model: ReadModelReader) -> None:
-        self.snapshot = snapshot
-        self.etag = f'W/"{snapshot.meta.id}"'
+    def __init__(self, head: SnapshotHead, read_model: ReadModelReader) -> None:
+        self.head = head
+        self.etag = f'W/"{head.meta.id}"'
         # The tags nginx gives the snapshot's files (snapshot_files), for the
         # two reads it serves from them: one validator whoever answers.
-        stamp = snapshot_files.stamp(snapshot.meta.id)
-        # Indexed by "gzip accepted": identity first.
+        stamp = snapshot_files.stamp(head.meta.id)
+        # Indexed by "gzip accepted": identity first. A head without sizes
+        # (written before they were recorded) gets them from its bodies.
         self.countries_tags = (
-            snapshot_files.etag(stamp, snapshot.countries_json),
-            snapshot_files.etag(stamp, snapshot.countries_gzip),
+            snapshot_files.etag(stamp, head.countries_json_size or 0),
+            snapshot_files.etag(stamp, head.countries_gzip_size or 0),
         )
-        self.names_tag = snapshot_files.etag(stamp, snapshot.names_json)
-        self.names = frozenset(c.name for c in snapshot.countries)
-        self.totals = {c.name: c.user_count for c in snapshot.countries}
+        self.names_tag = snapshot_files.etag(stamp, len(head.names_json))
+        self.names = frozenset(c.name for c in head.countries)
+        self.totals = {c.name: c.user_count for c in head.countries}
         self._read_model = read_model
+        self._bodies: Snapshot | None = None
+        self._loading_bodies: asyncio.Task[Snapshot | None] | None = None
         self._countries: dict[str, CountryUsers] = {}
         self._loading: dict[str, asyncio.Task[CountryUsers | None]] = {}
         self._chunks: dict[tuple[str, int], tuple[UserRow, ...]] = {}
@@ -61,10 +66,64 @@ class ServedSnapshot:
             tuple[str, int], asyncio.Task[tuple[UserRow, ...] | None]
         ] = {}
 
+    @classmethod
+    async def load(
+        cls, head: SnapshotHead, read_model: ReadModelReader
+    ) -> ServedSnapshot | None:
+        """The snapshot of `head`, ready to serve; its bodies are read now only
+        when `head` lacks their sizes. None when it was deleted meanwhile."""
+        served = cls(head, read_model)
+        if head.countries_json_size is None or head.countries_gzip_size is None:
+            snapshot = await served._snapshot()
+            if snapshot is None:
+                return None
+            served = cls(
+                dataclasses.replace(
+                    head,
+                    countries_json_size=len(snapshot.countries_json),
+                    countries_gzip_size=len(snapshot.countries_gzip),
+                ),
+                read_model,
+            )
+            served._bodies = snapshot
+        return served
+
     @property
     def meta(self) -> SnapshotMeta:
         """The snapshot's identity."""
-        return self.snapshot.meta
+        return self.head.meta
+
+    async def countries_body(self, *, gzipped: bool) -> bytes | None:
+        """The /queries/countries body, read from the database on first need
+        (single-flight) and kept: nginx serves it from the snapshot's files,
+        so a replica usually never reads it.
+
+        Returns None when the snapshot was deleted meanwhile.
+
+        Raises:
+            ReadModelUnavailable: the body is not in memory and the database
+                cannot be reached.
+        """
+        snapshot = await self._snapshot()
+        if snapshot is None:
+            return None
+        return snapshot.countries_gzip if gzipped else snapshot.countries_json
+
+    async def _snapshot(self) -> Snapshot | None:
+        if self._bodies is not None:
+            return self._bodies
+        task = self._loading_bodies
+        if task is None or task.done():
+            task = asyncio.create_task(self._read_model.snapshot(self.meta.id))
+            task.add_done_callback(self._bodies_loaded)
+            self._loading_bodies = task
+        # Shielded: a client that goes away must not cancel the shared read.
+        return await asyncio.shield(task)
+
+    def _bodies_loaded(self, task: asyncio.Task[Snapshot | None]) -> None:
+        if task.cancelled() or task.exception() is not None:
+            return
+        self._bodies = task.result()
 
     async def country(self, name: str) -> CountryUsers | None:
         """A country of this snapshot, read from the database once (single-flight).
@@ -152,6 +211,8 @@ class ServedSnapshot:
 
     def cancel_loads(self) -> None:
         """Cancel the reads still in flight (on shutdown)."""
+        if self._loading_bodies is not None:
+            self._loading_bodies.cancel()
         for task in self._loading.values():
             task.cancel()
         for chunk_task in self._loading_chunks.values():
@@ -263,11 +324,16 @@ class SnapshotCache:
             if pointer is not None and (
                 served is None or served.meta.id != pointer.snapshot_id
             ):
-                snapshot = await self._read_model.snapshot(pointer.snapshot_id)
+                head = await self._read_model.snapshot_head(pointer.snapshot_id)
+                loaded = (
+                    None
+                    if head is None
+                    else await ServedSnapshot.load(head, self._read_model)
+                )
                 # None: deleted between the two reads, so the pointer moved
                 # again; keep what we have and follow it next time.
-                if snapshot is not None:
-                    self._served = ServedSnapshot(snapshot, self._read_model)
+                if loaded is not None:
+                    self._served = loaded
                     logger.info("serving snapshot %s", pointer.snapshot_id)
                     if self.on_swap is not None:
                         self.on_swap(pointer.snapshot_id)

@@ -52,10 +52,10 @@ def stamp(snapshot_id: str) -> int:
     return int.from_bytes(digest[:4], "big") >> 1
 
 
-def etag(file_stamp: int, body: bytes) -> str:
-    """nginx's ETag of a file of `body` with modification time `file_stamp`,
-    without its quotes."""
-    return f"{file_stamp:x}-{len(body):x}"
+def etag(file_stamp: int, size: int) -> str:
+    """nginx's ETag of a file of `size` bytes with modification time
+    `file_stamp`, without its quotes."""
+    return f"{file_stamp:x}-{size:x}"
 
 
 def publish(root: Path, snapshot: Snapshot) -> None:

@@ -25,6 +25,7 @@ from query_service.records import (
     DeadLetter,
     Failure,
     Snapshot,
+    SnapshotHead,
     SnapshotMeta,
     UserRow,
 )
@@ -257,6 +258,24 @@ class TestReadModelContract:
         assert await read_model.country("s1", "Atlantis") is None
         assert await read_model.country("s2", "United Kingdom") is None
         assert await read_model.snapshot("s2") is None
+
+    async def test_a_snapshot_head_has_everything_but_the_bodies_and_their_sizes(
+        self, read_model: ReadModel
+    ) -> None:
+        body = b'{"countries":[' + b"y" * 200_000 + b"]}"
+        written = snapshot("s1", "k1", body)
+        await read_model.write_snapshot(written, [])
+
+        head = await read_model.snapshot_head("s1")
+
+        assert head == SnapshotHead(
+            meta=written.meta,
+            countries=written.countries,
+            names_json=written.names_json,
+            countries_json_size=len(body),
+            countries_gzip_size=len(written.countries_gzip),
+        )
+        assert await read_model.snapshot_head("s2") is None
 
     async def test_the_pointer_only_moves_forward(self, read_model: ReadModel) -> None:
         assert await read_model.move_pointer("b", "20260101T000000000000Z/b")

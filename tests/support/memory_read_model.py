@@ -15,6 +15,7 @@ from query_service.read_model import (
 from query_service.records import (
     ACTIVE_STATES,
     Pointer,
+    SnapshotHead,
     StagedCountry,
     SyncRecord,
     SyncStatus,
@@ -85,6 +86,20 @@ class InMemoryReadModel:
         """A stored snapshot, or None."""
         self._enter("snapshot")
         return self._snapshots.get(snapshot_id)
+
+    async def snapshot_head(self, snapshot_id: str) -> SnapshotHead | None:
+        """A stored snapshot without its bodies, or None."""
+        self._enter("snapshot_head")
+        snapshot = self._snapshots.get(snapshot_id)
+        if snapshot is None:
+            return None
+        return SnapshotHead(
+            meta=snapshot.meta,
+            countries=snapshot.countries,
+            names_json=snapshot.names_json,
+            countries_json_size=len(snapshot.countries_json),
+            countries_gzip_size=len(snapshot.countries_gzip),
+        )
 
     async def snapshots(
         self, *, skip: int, limit: int

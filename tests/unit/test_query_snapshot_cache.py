@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -14,10 +15,11 @@ from contracts.users import User
 from query_service.projection import ProjectionConfig, projection_handler
 from query_service.read_model import ReadModelUnavailable
 from query_service.snapshot_cache import REFRESH_WAIT_SECONDS, SnapshotCache
+from query_service.snapshot_files import stamp
 from tests.support.memory_read_model import InMemoryReadModel
 
 if TYPE_CHECKING:
-    from query_service.records import Pointer
+    from query_service.records import Pointer, SnapshotHead
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -171,3 +173,81 @@ async def test_a_country_is_read_once_per_snapshot(cache, model):
     assert {c.name for c in countries if c} == {"Chile"}
     assert model.calls["country"] == 1
     assert await served.country("Atlantis") is None
+
+
+async def test_switching_to_a_snapshot_reads_its_head_not_its_bodies(cache, model):
+    served = await cache.current()
+    assert served is not None
+
+    assert model.calls["snapshot_head"] == 1
+    assert model.calls["snapshot"] == 0
+    stored = await model.snapshot("s1")
+    assert stored is not None
+    # The tags come from the recorded sizes: nginx's, for the same bytes.
+    assert served.countries_tags == (
+        f"{stamp('s1'):x}-{len(stored.countries_json):x}",
+        f"{stamp('s1'):x}-{len(stored.countries_gzip):x}",
+    )
+
+
+async def test_the_bodies_are_read_once_when_first_needed(cache, model):
+    served = await cache.current()
+    assert served is not None
+    stored = await model.snapshot("s1")
+    assert stored is not None
+    reads = model.calls["snapshot"]
+
+    bodies = await asyncio.gather(
+        *(served.countries_body(gzipped=bool(i % 2)) for i in range(10))
+    )
+
+    assert model.calls["snapshot"] == reads + 1
+    assert set(bodies) == {stored.countries_json, stored.countries_gzip}
+    assert await served.countries_body(gzipped=True) == stored.countries_gzip
+    assert model.calls["snapshot"] == reads + 1
+
+
+async def test_a_failed_body_read_is_tried_again_by_the_next_request(cache, model):
+    served = await cache.current()
+    assert served is not None
+    model.available = False
+    with pytest.raises(ReadModelUnavailable):
+        await served.countries_body(gzipped=False)
+    model.available = True
+
+    assert await served.countries_body(gzipped=False) is not None
+
+
+async def test_bodies_of_a_snapshot_deleted_meanwhile_are_none(cache, model):
+    served = await cache.current()
+    assert served is not None
+    await model.discard_snapshot("s1")
+
+    assert await served.countries_body(gzipped=False) is None
+
+
+async def test_a_head_without_sizes_has_its_bodies_read_at_once(ticks):
+    """A snapshot written before the sizes were recorded."""
+
+    class Unsized(InMemoryReadModel):
+        async def snapshot_head(self, snapshot_id: str) -> SnapshotHead | None:
+            head = await super().snapshot_head(snapshot_id)
+            if head is None:
+                return None
+            return dataclasses.replace(
+                head, countries_json_size=None, countries_gzip_size=None
+            )
+
+    model = Unsized()
+    await promote(model, "s1", 0)
+    cache = SnapshotCache(model, poll_seconds=1.0, clock=ticks)
+    served = await cache.current()
+    await cache.close()
+
+    assert served is not None
+    stored = await model.snapshot("s1")
+    assert stored is not None
+    assert served.countries_tags[0] == f"{stamp('s1'):x}-{len(stored.countries_json):x}"
+    reads = model.calls["snapshot"]
+    assert await served.countries_body(gzipped=False) == stored.countries_json
+    assert model.calls["snapshot"] == reads
