@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 import aiohttp
 
@@ -79,11 +79,16 @@ class EventObserver:
             await self._connection.close()
 
 
+COUNTRIES: Final = "/queries/countries"
+NAMES: Final = "/queries/countries/names"
+"""What the replicas are polled on: a replica switches to a snapshot without
+reading the /queries/countries bodies (nginx serves those from the snapshot's
+files), and a poll of that path would make it read them at once."""
+
+
 async def _etag(session: aiohttp.ClientSession, url: str) -> str | None:
-    """The tag of `/queries/countries` in gzip, as `_wait_visible` polls it."""
-    async with session.get(
-        f"{url}/queries/countries", headers={"Accept-Encoding": "gzip"}
-    ) as response:
+    """The tag of `url` in gzip, as `_wait_visible` polls it."""
+    async with session.get(url, headers={"Accept-Encoding": "gzip"}) as response:
         await response.read()
         return response.headers.get("ETag")
 
@@ -103,9 +108,7 @@ async def _wait_visible(
     if old is not None:
         request_headers["If-None-Match"] = old
     while True:
-        async with session.get(
-            f"{url}/queries/countries", headers=request_headers
-        ) as response:
+        async with session.get(url, headers=request_headers) as response:
             await response.read()
             etag = response.headers.get("ETag")
             if response.status == 200 and etag is not None and etag != old:
@@ -133,7 +136,8 @@ async def run_sync(
     async with aiohttp.ClientSession(
         connector=connector, auto_decompress=False
     ) as session:
-        old = await _etag(session, bench.replica_urls[0])
+        old = await _etag(session, f"{bench.base_url}{COUNTRIES}")
+        old_names = await _etag(session, f"{bench.replica_urls[0]}{NAMES}")
         seen = len(observer.events) if observer else 0
         t0 = time.time()
         async with session.post(
@@ -146,17 +150,19 @@ async def run_sync(
                 raise RuntimeError(f"sync refused: {response.status} {body}")
         run = SyncRun(users=users, started_at=t0, accepted=time.time() - t0)
         run.correlation_id = body["correlation_id"]
-        targets: list[tuple[str, dict[str, str]]] = [
-            *[(url, {}) for url in bench.replica_urls],
-            (bench.base_url, {}),
+        targets: list[tuple[str, str | None, dict[str, str]]] = [
+            *[(f"{url}{NAMES}", old_names, {}) for url in bench.replica_urls],
+            (f"{bench.base_url}{COUNTRIES}", old, {}),
         ]
         if revalidating_poll:
-            targets.append((bench.base_url, {"Cache-Control": "no-cache"}))
+            targets.append(
+                (f"{bench.base_url}{COUNTRIES}", old, {"Cache-Control": "no-cache"})
+            )
         async with asyncio.timeout(within):
             times = await asyncio.gather(
                 *[
-                    _wait_visible(session, url, old, t0, headers)
-                    for url, headers in targets
+                    _wait_visible(session, url, tag, t0, headers)
+                    for url, tag, headers in targets
                 ]
             )
         count = len(bench.replica_urls)
@@ -164,9 +170,7 @@ async def run_sync(
         run.nginx_plain = times[count]
         if revalidating_poll:
             run.nginx_revalidating = times[count + 1]
-        async with session.get(
-            f"{bench.replica_urls[0]}/queries/countries/names"
-        ) as response:
+        async with session.get(f"{bench.replica_urls[0]}{NAMES}") as response:
             names = await response.json()
         run.user_count = names["snapshot"]["user_count"]
         run.snapshot_id = names["snapshot"]["id"]
