@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
 
 from pymongo import ASCENDING, DESCENDING
@@ -72,13 +73,24 @@ TERMINAL: Final[tuple[SyncState, ...]] = ("promoted", "failed", "superseded")
 
 P = ParamSpec("P")
 R = TypeVar("R")
+C = TypeVar("C")
 
 
-def unavailable_on_connection_errors(
+def unavailable_on_connection_errors(cls: type[C]) -> type[C]:
+    """Class decorator: every public coroutine method `cls` defines itself
+    (its bases are decorated on their own) turns the driver's connection
+    failures into ReadModelUnavailable. One line per class, so a new method
+    cannot forget it; async generators use `connection_errors_as_unavailable`
+    around their cursor."""
+    for name, member in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.iscoroutinefunction(member):
+            setattr(cls, name, _translating(member))
+    return cls
+
+
+def _translating(
     method: Callable[P, Coroutine[Any, Any, R]],
 ) -> Callable[P, Coroutine[Any, Any, R]]:
-    """Turn the driver's connection failures into ReadModelUnavailable."""
-
     @functools.wraps(method)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         with connection_errors_as_unavailable():
@@ -101,6 +113,7 @@ def connection_errors_as_unavailable() -> Iterator[None]:
         ) from exc
 
 
+@unavailable_on_connection_errors
 class MongoCollections:
     """The read model's collections in one database, and their indexes."""
 
@@ -126,12 +139,10 @@ class MongoCollections:
         """The database the projection is read from and written to."""
         return self._db.name
 
-    @unavailable_on_connection_errors
     async def ping(self) -> None:
         """Return when the database answers."""
         await self._db.command("ping")
 
-    @unavailable_on_connection_errors
     async def prepare(self) -> None:
         """Create collections and indexes (idempotent)."""
         await self._staged.create_index(

@@ -31,10 +31,10 @@ if TYPE_CHECKING:
     from query_service.records import UserRow
 
 
+@unavailable_on_connection_errors
 class SnapshotDocuments(MongoCollections):
     """Snapshots: what readers follow, and what the projector writes for them."""
 
-    @unavailable_on_connection_errors
     async def pointer(self) -> Pointer | None:
         """The current snapshot, or None before the first promotion."""
         doc = await self._pointers.find_one({"_id": CURRENT})
@@ -42,7 +42,6 @@ class SnapshotDocuments(MongoCollections):
             return None
         return Pointer(snapshot_id=doc["snapshot_id"], order_key=doc["order_key"])
 
-    @unavailable_on_connection_errors
     async def snapshot(self, snapshot_id: str) -> Snapshot | None:
         """A promoted snapshot's bodies, or None when it was deleted."""
         doc = await self._snapshots.find_one({"_id": snapshot_id})
@@ -60,7 +59,6 @@ class SnapshotDocuments(MongoCollections):
             names_json=bytes(doc["names_json"]),
         )
 
-    @unavailable_on_connection_errors
     async def snapshot_head(self, snapshot_id: str) -> SnapshotHead | None:
         """A promoted snapshot without its bodies, or None when it was deleted."""
         doc = await self._snapshots.find_one({"_id": snapshot_id})
@@ -75,7 +73,6 @@ class SnapshotDocuments(MongoCollections):
             countries_gzip_size=sizes.get("gzip"),
         )
 
-    @unavailable_on_connection_errors
     async def snapshots(
         self, *, skip: int, limit: int
     ) -> tuple[list[SnapshotMeta], int]:
@@ -98,24 +95,20 @@ class SnapshotDocuments(MongoCollections):
         )
         return [meta_from(doc["meta"]) for doc in docs], total
 
-    @unavailable_on_connection_errors
     async def country(self, snapshot_id: str, name: str) -> CountryUsers | None:
         """One country of a snapshot with all its users, or None."""
         return await self._store.country(snapshot_id, name)
 
-    @unavailable_on_connection_errors
     async def country_chunk(
         self, snapshot_id: str, name: str, chunk: int
     ) -> tuple[UserRow, ...] | None:
         """One chunk of a country's users: a page reads only what it shows."""
         return await self._store.chunk(snapshot_id, name, chunk)
 
-    @unavailable_on_connection_errors
     async def write_country(self, snapshot_id: str, country: CountryUsers) -> None:
         """Upsert one country's chunks."""
         await self._store.write(snapshot_id, [country], {})
 
-    @unavailable_on_connection_errors
     async def write_snapshot(
         self, snapshot: Snapshot, countries: Sequence[CountryUsers]
     ) -> None:
@@ -133,7 +126,6 @@ class SnapshotDocuments(MongoCollections):
             upsert=True,
         )
 
-    @unavailable_on_connection_errors
     async def move_pointer(self, snapshot_id: str, order_key: str) -> bool:
         """Move the pointer only forward, by a compare-and-set on the order key."""
         try:
@@ -147,13 +139,11 @@ class SnapshotDocuments(MongoCollections):
             return current is not None and current.snapshot_id == snapshot_id
         return True
 
-    @unavailable_on_connection_errors
     async def discard_snapshot(self, snapshot_id: str) -> None:
         """Delete a snapshot that never became current."""
         await self._snapshots.delete_one({"_id": snapshot_id})
         await self._store.delete([snapshot_id])
 
-    @unavailable_on_connection_errors
     async def collect_garbage(self, *, snapshots_kept: int) -> None:
         """Delete old snapshots and the staged data of inactive syncs."""
         pointer = await self.pointer()

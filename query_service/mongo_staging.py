@@ -45,10 +45,10 @@ def _staged(doc: Document) -> StagedCountry:
     )
 
 
+@unavailable_on_connection_errors
 class StagedBatches(MongoCollections):
     """The staging area: one document per (sync, batch, country, chunk)."""
 
-    @unavailable_on_connection_errors
     async def stage_batch(
         self,
         sync_id: str,
@@ -82,12 +82,10 @@ class StagedBatches(MongoCollections):
         if writes:
             await self._staged.bulk_write(writes, ordered=False)
 
-    @unavailable_on_connection_errors
     async def discard_batch(self, sync_id: str, batch_index: int) -> None:
         """Delete one staged batch."""
         await self._staged.delete_many({"sync_id": sync_id, "batch_index": batch_index})
 
-    @unavailable_on_connection_errors
     async def staged_countries(
         self, sync_id: str, *, country: str | None = None
     ) -> list[StagedCountry]:

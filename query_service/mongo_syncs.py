@@ -35,16 +35,15 @@ if TYPE_CHECKING:
     from query_service.records import Completion, DeadLetter, Failure, SyncRecord
 
 
+@unavailable_on_connection_errors
 class SyncRecords(MongoCollections):
     """Sync attempts: their states (compare-and-set), outcomes, pruning, dead letters."""
 
-    @unavailable_on_connection_errors
     async def sync(self, sync_id: str) -> SyncRecord | None:
         """The record of one sync attempt, or None."""
         doc = await self._syncs.find_one({"_id": sync_id})
         return None if doc is None else sync_record_from(doc)
 
-    @unavailable_on_connection_errors
     async def sync_status(self, *, recent: int) -> SyncStatus:
         """The current snapshot, the last `recent` sync attempts and dead letters."""
         newest_first = [("first_seen_at", DESCENDING), ("_id", DESCENDING)]
@@ -70,7 +69,6 @@ class SyncRecords(MongoCollections):
             last_dead_letter=None if dead is None else dead_letter_from(dead["last"]),
         )
 
-    @unavailable_on_connection_errors
     async def mark_batch_staged(
         self,
         sync_id: str,
@@ -89,7 +87,6 @@ class SyncRecords(MongoCollections):
             update["$set"] = {"announced": {"batch_count": batch_count}}
         return await self._update_if_state(sync_id, ACTIVE_STATES, update)
 
-    @unavailable_on_connection_errors
     async def record_completion(
         self, sync_id: str, completion: Completion, *, now: datetime
     ) -> bool:
@@ -103,7 +100,6 @@ class SyncRecords(MongoCollections):
             },
         )
 
-    @unavailable_on_connection_errors
     async def record_failure(
         self, sync_id: str, failure: Failure, *, now: datetime
     ) -> bool:
@@ -131,7 +127,6 @@ class SyncRecords(MongoCollections):
             return False
         return True
 
-    @unavailable_on_connection_errors
     async def mark_promoted(self, sync_id: str, *, now: datetime) -> None:
         """Record that the sync's snapshot became current."""
         await self._syncs.update_one(
@@ -139,7 +134,6 @@ class SyncRecords(MongoCollections):
             {"$set": {"state": "promoted", "promoted": {"at": now}}},
         )
 
-    @unavailable_on_connection_errors
     async def mark_superseded(
         self, sync_id: str, reason: str, *, now: datetime
     ) -> None:
@@ -154,7 +148,6 @@ class SyncRecords(MongoCollections):
             },
         )
 
-    @unavailable_on_connection_errors
     async def abandon_stale_syncs(self, *, before: datetime, now: datetime) -> int:
         """Retire active syncs first seen before `before`; return how many."""
         result = await self._syncs.update_many(
@@ -168,7 +161,6 @@ class SyncRecords(MongoCollections):
         )
         return result.modified_count
 
-    @unavailable_on_connection_errors
     async def prune_syncs(self, *, before: datetime) -> int:
         """Delete finished sync records first seen before `before`."""
         keep = await self._syncs.find_one(
@@ -192,7 +184,6 @@ class SyncRecords(MongoCollections):
         result = await self._syncs.delete_many({"_id": {"$in": old}})
         return result.deleted_count
 
-    @unavailable_on_connection_errors
     async def record_dead_letter(self, letter: DeadLetter) -> None:
         """Count a dead-lettered message and remember the latest one."""
         await self._status.update_one(

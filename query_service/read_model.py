@@ -54,6 +54,7 @@ SWITCH_POLL_SECONDS: Final = 0.05
 """How often the projector re-reads the alias while a switch is under way."""
 
 
+@unavailable_on_connection_errors
 class MongoReadModel(SnapshotDocuments, SyncRecords, StagedBatches):
     """The read model in MongoDB (or any server speaking its wire protocol).
 
@@ -67,7 +68,6 @@ class MongoReadModel(SnapshotDocuments, SyncRecords, StagedBatches):
         """The alias in this model's home database."""
         return AliasDocument(self._home)
 
-    @unavailable_on_connection_errors
     async def follow_alias(self, *, wait_for_switch: bool = False) -> str:
         """Move to the database the alias names, and return its name. With
         `wait_for_switch`, first wait while a switch is under way (its lease
