@@ -138,6 +138,11 @@ class TestReadModelContract:
         ]
         assert staged[1].users == HOSTILE
         assert staged[3].users == HOSTILE
+        norway = await read_model.staged_countries("s1", country="Norway")
+        assert [(s.batch_index, s.country, s.users) for s in norway] == [
+            (0, "Norway", HOSTILE),
+            (1, "Norway", rows(2)),
+        ]
 
     async def test_staging_a_batch_again_rewrites_the_same_documents(
         self, read_model: ReadModel
@@ -246,6 +251,8 @@ class TestReadModelContract:
         body = b'{"countries":[' + b"x" * 300_000 + b"]}"
         written = snapshot("s1", "k1", body)
         uk = CountryUsers(name="United Kingdom", users=rows(2000))
+        # Another snapshot first: a read that ignored the id would find it.
+        await read_model.write_snapshot(snapshot("s0", "k0"), [])
 
         await read_model.write_snapshot(written, [uk, CountryUsers("Ísland", HOSTILE)])
         await read_model.write_snapshot(written, [uk, CountryUsers("Ísland", HOSTILE)])
@@ -357,6 +364,14 @@ class TestReadModelContract:
             if await read_model.snapshot(sid)
         ]
         assert kept == ["s1", "s3", "s4"]
+        heads = [
+            sid
+            for sid in ("s0", "s1", "s2", "s3", "s4")
+            if await read_model.snapshot_head(sid)
+        ]
+        assert heads == ["s1", "s3", "s4"]
+        listed, total = await read_model.snapshots(skip=0, limit=10)
+        assert ([meta.id for meta in listed], total) == (["s1"], 1)
         assert await read_model.country("s0", "Norway") is None
         assert await read_model.country("s1", "Norway") is not None
 
@@ -408,6 +423,7 @@ class TestReadModelContract:
         await read_model.discard_snapshot("s1")
 
         assert await read_model.snapshot("s1") is None
+        assert await read_model.snapshot_head("s1") is None
         assert await read_model.country("s1", "Norway") is None
 
     async def test_a_large_country_is_read_back_whole_and_by_chunk(
@@ -441,6 +457,10 @@ class TestReadModelContract:
         self, read_model: ReadModel
     ) -> None:
         day = timedelta(days=1)
+        assert await read_model.prune_syncs(before=T0) == 0
+        # An older success whose id sorts after the newest one's.
+        await read_model.record_completion("zz-older", completion(), now=T0 - day)
+        await read_model.mark_promoted("zz-older", now=T0 - day)
         await read_model.record_completion("promoted", completion(), now=T0)
         await read_model.mark_promoted("promoted", now=T0)
         await read_model.record_failure("failed", Failure("x", 1, T0), now=T0)
@@ -452,7 +472,8 @@ class TestReadModelContract:
 
         pruned = await read_model.prune_syncs(before=T0 + day / 2)
 
-        assert pruned == 2
+        assert pruned == 3
+        assert await read_model.sync("zz-older") is None
         assert await read_model.sync("failed") is None
         assert await read_model.sync("gone") is None
         assert await read_model.staged_countries("gone") == []
@@ -475,25 +496,29 @@ class TestReadModelContract:
     async def test_sync_status_lists_recent_attempts_newest_first(
         self, read_model: ReadModel
     ) -> None:
-        for minute in range(5):
+        # Ids sort against time: newest first must come from first_seen_at.
+        ids = ["e", "d", "c", "b", "a"]
+        for minute, sid in enumerate(ids):
             await read_model.mark_batch_staged(
-                f"s{minute}", 0, now=T0 + timedelta(minutes=minute)
+                sid, 0, now=T0 + timedelta(minutes=minute)
             )
-        await read_model.record_failure("s3", Failure("boom", 2, T0), now=T0)
-        await read_model.record_completion("s1", completion(), now=T0)
-        await read_model.mark_promoted("s1", now=T0)
-        await read_model.write_snapshot(snapshot("s1", "k1"), [])
-        await read_model.move_pointer("s1", "k1")
+        for sid in ("e", "c"):
+            await read_model.record_failure(sid, Failure("boom", 2, T0), now=T0)
+        for number, sid in ((1, "d"), (3, "b")):
+            await read_model.record_completion(sid, completion(), now=T0)
+            await read_model.mark_promoted(sid, now=T0)
+            await read_model.write_snapshot(snapshot(sid, f"k{number}"), [])
+        await read_model.move_pointer("b", "k3")
 
         status = await read_model.sync_status(recent=3)
 
-        assert [r.sync_id for r in status.recent] == ["s4", "s3", "s2"]
+        assert [r.sync_id for r in status.recent] == ["a", "b", "c"]
         assert status.last_failure is not None
-        assert status.last_failure.sync_id == "s3"
+        assert status.last_failure.sync_id == "c"
         assert status.last_success is not None
-        assert status.last_success.sync_id == "s1"
+        assert status.last_success.sync_id == "b"
         assert status.last_success.completion == completion()
-        assert status.current == snapshot("s1", "k1").meta
+        assert status.current == snapshot("b", "k3").meta
         assert status.dead_lettered == 0
         assert status.recent[0].first_seen_at.utcoffset() == timedelta(0)
 
