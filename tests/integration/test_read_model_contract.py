@@ -235,6 +235,37 @@ class TestReadModelContract:
         assert record is not None
         assert record.failure == failure
 
+    async def test_staged_users_are_read_country_by_country_in_batch_order(
+        self, read_model: ReadModel
+    ) -> None:
+        big = rows(CHUNK_USERS + 3)
+        # Written out of order: the order read back is the read's own.
+        await read_model.stage_batch("s1", 1, {"Norway": rows(2), "Chile": big})
+        await read_model.stage_batch("s1", 0, {"Norway": HOSTILE})
+        await read_model.stage_batch("other", 0, {"Brazil": rows(1)})
+
+        # How a batch's users are split into parts is the store's own;
+        # their order, batch by batch, is the contract.
+        read = [
+            (country, [(p.batch_index, user) for p in parts for user in p.users])
+            async for country, parts in read_model.staged_by_country("s1")
+        ]
+
+        assert read == [
+            ("Chile", [(1, user) for user in big]),
+            ("Norway", [(0, user) for user in HOSTILE] + [(1, u) for u in rows(2)]),
+        ]
+        assert [c async for c in read_model.staged_by_country("none")] == []
+
+    async def test_a_failure_keeps_its_kind(self, read_model: ReadModel) -> None:
+        failure = Failure("HTTP 502", 3, T0, kind="http_error", command_id="c1")
+
+        await read_model.record_failure("s1", failure, now=T0)
+
+        record = await read_model.sync("s1")
+        assert record is not None
+        assert record.failure == failure
+
     async def test_discarding_a_batch_leaves_the_others(
         self, read_model: ReadModel
     ) -> None:
@@ -483,8 +514,8 @@ class TestReadModelContract:
     async def test_dead_letters_are_counted_and_the_latest_kept(
         self, read_model: ReadModel
     ) -> None:
-        first = DeadLetter("m1", "users.fetched", "body is not JSON", T0)
-        second = DeadLetter(None, None, "unsupported schema_version 9", T0)
+        first = DeadLetter(None, None, "unsupported schema_version 9", T0)
+        second = DeadLetter("m1", "users.fetched", "body is not JSON", T0)
 
         await read_model.record_dead_letter(first)
         await read_model.record_dead_letter(second)
