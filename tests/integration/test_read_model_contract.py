@@ -138,6 +138,8 @@ class TestReadModelContract:
         ]
         assert staged[1].users == HOSTILE
         assert staged[3].users == HOSTILE
+        # Staged without uuids: none read back.
+        assert {s.uuids for s in staged} == {b""}
         norway = await read_model.staged_countries("s1", country="Norway")
         assert [(s.batch_index, s.country, s.users) for s in norway] == [
             (0, "Norway", HOSTILE),
