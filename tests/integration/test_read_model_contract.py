@@ -525,6 +525,7 @@ class TestReadModelContract:
         status = await read_model.sync_status(recent=5)
         assert status.dead_lettered == 2
         assert status.last_dead_letter == second
+        assert status.current is None  # nothing promoted yet
 
     async def test_sync_status_lists_recent_attempts_newest_first(
         self, read_model: ReadModel
