@@ -23,10 +23,12 @@ from query_service import openapi, views
 from query_service.live import LiveHub, TooManyClients
 from query_service.read_model import ReadModelReader
 from query_service.settings import QuerySettings
-from query_service.snapshot_cache import ServedSnapshot, SnapshotCache
+from query_service.snapshot_cache import SnapshotCache
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from query_service.served_snapshot import ServedSnapshot
 
 SETTINGS: Final = web.AppKey("settings", QuerySettings)
 READ_MODEL: Final = web.AppKey[ReadModelReader]("read_model")

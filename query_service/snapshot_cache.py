@@ -2,221 +2,32 @@
 
 The hot path does no database I/O: requests are answered from memory, and at
 most once per poll interval one shared task re-reads the small pointer
-document. Only when the pointer has moved is the new snapshot's document
-loaded, and then swapped in whole, so a request sees one snapshot throughout.
+document. Only when the pointer has moved is the new snapshot's head read
+(its bodies, countries and chunks are read when first needed: see
+`served_snapshot`), and then swapped in whole, so a request sees one
+snapshot throughout.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import functools
 import logging
 import time
 from typing import TYPE_CHECKING, Final
 
-from query_service import snapshot_files
 from query_service.read_model import ReadModelUnavailable
-from query_service.records import CHUNK_USERS
+from query_service.served_snapshot import ServedSnapshot
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from query_service.read_model import ReadModelReader
-    from query_service.records import (
-        CountryUsers,
-        Snapshot,
-        SnapshotHead,
-        SnapshotMeta,
-        UserRow,
-    )
 
 logger = logging.getLogger(__name__)
 
 REFRESH_WAIT_SECONDS: Final = 0.2
 """How long a request waits for a due pointer read before answering from memory."""
-
-
-class ServedSnapshot:
-    """One snapshot as a replica serves it, with the countries it has loaded."""
-
-    def __init__(self, head: SnapshotHead, read_model: ReadModelReader) -> None:
-        self.head = head
-        self.etag = f'W/"{head.meta.id}"'
-        # The tags nginx gives the snapshot's files (snapshot_files), for the
-        # two reads it serves from them: one validator whoever answers.
-        stamp = snapshot_files.stamp(head.meta.id)
-        # Indexed by "gzip accepted": identity first. A head without sizes
-        # (written before they were recorded) gets them from its bodies.
-        self.countries_tags = (
-            snapshot_files.etag(stamp, head.countries_json_size or 0),
-            snapshot_files.etag(stamp, head.countries_gzip_size or 0),
-        )
-        self.names_tag = snapshot_files.etag(stamp, len(head.names_json))
-        self.names = frozenset(c.name for c in head.countries)
-        self.totals = {c.name: c.user_count for c in head.countries}
-        self._read_model = read_model
-        self._bodies: Snapshot | None = None
-        self._loading_bodies: asyncio.Task[Snapshot | None] | None = None
-        self._countries: dict[str, CountryUsers] = {}
-        self._loading: dict[str, asyncio.Task[CountryUsers | None]] = {}
-        self._chunks: dict[tuple[str, int], tuple[UserRow, ...]] = {}
-        self._loading_chunks: dict[
-            tuple[str, int], asyncio.Task[tuple[UserRow, ...] | None]
-        ] = {}
-
-    @classmethod
-    async def load(
-        cls, head: SnapshotHead, read_model: ReadModelReader
-    ) -> ServedSnapshot | None:
-        """The snapshot of `head`, ready to serve; its bodies are read now only
-        when `head` lacks their sizes. None when it was deleted meanwhile."""
-        served = cls(head, read_model)
-        if head.countries_json_size is None or head.countries_gzip_size is None:
-            snapshot = await served._snapshot()
-            if snapshot is None:
-                return None
-            served = cls(
-                dataclasses.replace(
-                    head,
-                    countries_json_size=len(snapshot.countries_json),
-                    countries_gzip_size=len(snapshot.countries_gzip),
-                ),
-                read_model,
-            )
-            served._bodies = snapshot
-        return served
-
-    @property
-    def meta(self) -> SnapshotMeta:
-        """The snapshot's identity."""
-        return self.head.meta
-
-    async def countries_body(self, *, gzipped: bool) -> bytes | None:
-        """The /queries/countries body, read from the database on first need
-        (single-flight) and kept: nginx serves it from the snapshot's files,
-        so a replica usually never reads it.
-
-        Returns None when the snapshot was deleted meanwhile.
-
-        Raises:
-            ReadModelUnavailable: the body is not in memory and the database
-                cannot be reached.
-        """
-        snapshot = await self._snapshot()
-        if snapshot is None:
-            return None
-        return snapshot.countries_gzip if gzipped else snapshot.countries_json
-
-    async def _snapshot(self) -> Snapshot | None:
-        if self._bodies is not None:
-            return self._bodies
-        task = self._loading_bodies
-        if task is None or task.done():
-            task = asyncio.create_task(self._read_model.snapshot(self.meta.id))
-            task.add_done_callback(self._bodies_loaded)
-            self._loading_bodies = task
-        # Shielded: a client that goes away must not cancel the shared read.
-        return await asyncio.shield(task)
-
-    def _bodies_loaded(self, task: asyncio.Task[Snapshot | None]) -> None:
-        if task.cancelled() or task.exception() is not None:
-            return
-        self._bodies = task.result()
-
-    async def country(self, name: str) -> CountryUsers | None:
-        """A country of this snapshot, read from the database once (single-flight).
-
-        Returns None when the snapshot has no such country, or when the
-        snapshot was deleted meanwhile (the pointer has moved on).
-
-        Raises:
-            ReadModelUnavailable: the country is not in memory and the
-                database cannot be reached.
-        """
-        if name not in self.names:
-            return None
-        if (cached := self._countries.get(name)) is not None:
-            return cached
-        task = self._loading.get(name)
-        if task is None:
-            task = asyncio.create_task(self._read_model.country(self.meta.id, name))
-            task.add_done_callback(functools.partial(self._country_loaded, name))
-            self._loading[name] = task
-        # Shielded: a client that goes away must not cancel the shared read.
-        return await asyncio.shield(task)
-
-    def _country_loaded(
-        self, name: str, task: asyncio.Task[CountryUsers | None]
-    ) -> None:
-        self._loading.pop(name, None)
-        if task.cancelled() or task.exception() is not None:
-            return
-        if (country := task.result()) is not None:
-            self._countries[name] = country
-
-    async def users(
-        self, name: str, start: int, stop: int
-    ) -> tuple[UserRow, ...] | None:
-        """Users `start` to `stop` of a country, reading only their chunks.
-
-        A page of a 100,000-user country reads one or two chunks of
-        CHUNK_USERS, each once per snapshot (single-flight), never the country.
-        Returns None for an unknown country, or when the snapshot was deleted
-        meanwhile.
-
-        Raises:
-            ReadModelUnavailable: a chunk is not in memory and the database
-                cannot be reached.
-        """
-        total = self.totals.get(name)
-        if total is None:
-            return None
-        stop = min(stop, total)
-        if start >= stop:
-            return ()
-        first, last = start // CHUNK_USERS, (stop - 1) // CHUNK_USERS
-        rows: list[UserRow] = []
-        for index in range(first, last + 1):
-            chunk = await self._chunk(name, index)
-            if chunk is None:
-                return None
-            rows.extend(chunk)
-        offset = first * CHUNK_USERS
-        return tuple(rows[start - offset : stop - offset])
-
-    async def _chunk(self, name: str, index: int) -> tuple[UserRow, ...] | None:
-        key = (name, index)
-        if (cached := self._chunks.get(key)) is not None:
-            return cached
-        task = self._loading_chunks.get(key)
-        if task is None:
-            task = asyncio.create_task(
-                self._read_model.country_chunk(self.meta.id, name, index)
-            )
-            task.add_done_callback(functools.partial(self._chunk_loaded, key))
-            self._loading_chunks[key] = task
-        # Shielded: a client that goes away must not cancel the shared read.
-        return await asyncio.shield(task)
-
-    def _chunk_loaded(
-        self, key: tuple[str, int], task: asyncio.Task[tuple[UserRow, ...] | None]
-    ) -> None:
-        self._loading_chunks.pop(key, None)
-        if task.cancelled() or task.exception() is not None:
-            return
-        if (chunk := task.result()) is not None:
-            self._chunks[key] = chunk
-
-    def cancel_loads(self) -> None:
-        """Cancel the reads still in flight (on shutdown)."""
-        if self._loading_bodies is not None:
-            self._loading_bodies.cancel()
-        for task in self._loading.values():
-            task.cancel()
-        for chunk_task in self._loading_chunks.values():
-            chunk_task.cancel()
 
 
 class SnapshotCache:
