@@ -154,20 +154,30 @@ def sleeps() -> Sleeps:
     return Sleeps()
 
 
+def http_client(
+    session: aiohttp.ClientSession, url: str, sleeps: Sleeps, *, timeout: float = 5.0
+) -> HttpRandomuserClient:
+    """The client the tests fetch with: 4 attempts, recorded pauses. The
+    timeout leaves a loaded machine time to build and parse 5,000-user pages
+    (at 0.25 s, such pages timed out under a full CI run and their retries
+    ran into the budget's 5-minute wait)."""
+    return HttpRandomuserClient(
+        session,
+        url,
+        timeout=timeout,
+        retry=RetryPolicy(max_attempts=4, backoff=1.0, rate_limit_backoff=30.0),
+        budget=UpstreamBudget(20_000, 300),
+        sleep=sleeps,
+    )
+
+
 @pytest.fixture
 async def client(
     aiohttp_server: Any, upstream: Upstream, sleeps: Sleeps
 ) -> AsyncIterator[HttpRandomuserClient]:
     url = await serving(aiohttp_server, upstream.handle, "/api/1.4/")
     async with aiohttp.ClientSession() as session:
-        yield HttpRandomuserClient(
-            session,
-            url,
-            timeout=0.25,
-            retry=RetryPolicy(max_attempts=4, backoff=1.0, rate_limit_backoff=30.0),
-            budget=UpstreamBudget(20_000, 300),
-            sleep=sleeps,
-        )
+        yield http_client(session, url, sleeps)
     upstream.hang.set()
 
 
@@ -288,10 +298,18 @@ async def test_a_cdn_block_is_not_retried(client, upstream):
     assert "Attention Required" in failure.reason
 
 
-async def test_a_hanging_upstream_times_out_and_says_so(client, upstream):
+async def test_a_hanging_upstream_times_out_and_says_so(
+    aiohttp_server, upstream, sleeps
+):
     upstream.replies = ["hang"]
-
-    failure = await fetch_failure(client)
+    url = await serving(aiohttp_server, upstream.handle, "/api/1.4/")
+    try:
+        async with aiohttp.ClientSession() as session:
+            failure = await fetch_failure(
+                http_client(session, url, sleeps, timeout=0.25)
+            )
+    finally:
+        upstream.hang.set()
 
     assert failure.attempts == 4
     assert "did not answer in time" in failure.reason
