@@ -3,6 +3,7 @@ a lease that releases a stalled one, and a model that follows it."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -117,3 +118,15 @@ async def test_a_projector_finding_the_lease_run_out_calls_the_switch_off(
     # The rebuild's clock may lag: its completion must still fail now.
     assert (followed, late) == (old, False)
     assert (alias.database, alias.switching_to) == (old, None)
+
+
+async def test_following_without_waiting_does_not_wait_for_a_switch_under_way(
+    home: MongoReadModel,
+) -> None:
+    old, new = home.database_name, f"{home.database_name}_new"
+    now = datetime.now(UTC)
+    await home.alias.begin_switch(old, new, now=now, until=now + LEASE)
+
+    followed = await asyncio.wait_for(home.follow_alias(), timeout=5)
+
+    assert followed == old == home.database_name

@@ -1,17 +1,19 @@
-"""The read model's MongoDB schema: the indexes `prepare` leaves.
+"""The read model's MongoDB schema: the indexes `prepare` leaves, and what
+the stored documents hold.
 
-Compared by fields, in order, and uniqueness: nx-27017 names every index
-itself (`idx_<collection>_<fields>`) and reports every field ascending, where
-MongoDB keeps the name and direction given. So the names, the directions and
-`prepare` dropping the indexes of earlier schemas by name can be checked only
-against a real MongoDB (MONGO_URL); the table keeps them for that reader."""
+The indexes the server lists are compared by fields, in order, and
+uniqueness: nx-27017 names every index itself (`idx_<collection>_<fields>`)
+and reports every field ascending, where MongoDB keeps the name and
+direction given. So the names, the directions and the indexes of earlier
+schemas that `prepare` drops are read from the commands the server is sent
+(pymongo's command monitoring), which a real MongoDB would carry out."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 
 from query_service.read_model import MongoReadModel
 from query_service.records import CHUNK_USERS, CountryUsers
@@ -67,6 +69,25 @@ async def database(
         await client.close()
 
 
+class CommandLog(monitoring.CommandListener):
+    """Every command a client sends, as sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.sent.append((event.command_name, dict(event.command)))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    def commands(self, name: str) -> list[dict[str, Any]]:
+        return [command for sent, command in self.sent if sent == name]
+
+
 async def indexes(
     database: AsyncDatabase[dict[str, Any]], collection: str
 ) -> dict[Fields, bool]:
@@ -118,8 +139,14 @@ async def test_deleted_snapshots_leave_no_documents_behind(
         await model.collect_garbage(snapshots_kept=1)
         await model.discard_snapshot("s1")  # already gone: nothing to do
 
-    files = await database["snapshot_bodies.files"].find({}, {"filename": 1}).to_list()
+    files = (
+        await database["snapshot_bodies.files"]
+        .find({}, {"filename": 1, "metadata": 1})
+        .to_list()
+    )
     assert sorted(f["filename"] for f in files) == ["s2/gzip", "s2/json"]
+    # Each body file names its snapshot, for whoever walks the bucket.
+    assert [f["metadata"] for f in files] == [{"snapshot_id": "s2"}] * 2
     # The GridFS chunks are not counted here: nx-27017 fails every query on
     # them (`no such column: id`) and hangs on a find; against MongoDB their
     # deletion is pymongo's own (`AsyncGridFSBucket.delete`).
@@ -130,3 +157,103 @@ async def test_deleted_snapshots_leave_no_documents_behind(
     assert len(countries) == 2  # the country's two chunks
     snapshots = await database["snapshots"].find({}, {"_id": 1}).to_list()
     assert [doc["_id"] for doc in snapshots] == ["s2"]
+
+
+async def test_prepare_asks_for_each_index_by_name_direction_and_uniqueness(
+    mongo_url: str, mongo_database: str, database: AsyncDatabase[dict[str, Any]]
+) -> None:
+    log = CommandLog()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        mongo_url, serverSelectionTimeoutMS=5000, event_listeners=[log]
+    )
+    try:
+        model = MongoReadModel(client[mongo_database])
+        await model.ping()
+        await model.prepare()
+    finally:
+        await client.close()
+
+    asked = {
+        (command["createIndexes"], index["name"]): (
+            list(index["key"].items()),
+            index.get("unique", False),
+        )
+        for command in log.commands("createIndexes")
+        for index in command["indexes"]
+    }
+    assert asked == {
+        (collection, name): spec
+        for collection, specs in INDEXES.items()
+        for name, spec in specs.items()
+        if name != "_id_"
+    }
+    # The indexes of earlier schemas, which a newer one's prefix or chunk
+    # key replaced, are dropped by name.
+    assert sorted(
+        (command["dropIndexes"], command["index"])
+        for command in log.commands("dropIndexes")
+    ) == [("snapshot_countries", "snapshot_country"), ("staged_users", "sync_country")]
+    assert len(log.commands("ping")) == 1
+
+
+async def stored_last(
+    database: AsyncDatabase[dict[str, Any]], collection: str, doc_id: str
+) -> None:
+    """Store one document again, after the others: MongoDB promises no order
+    without a sort, and nx-27017 returns documents in the order stored."""
+    doc = await database[collection].find_one({"_id": doc_id})
+    assert doc is not None, doc_id
+    await database[collection].delete_one({"_id": doc_id})
+    await database[collection].insert_one(doc)
+
+
+async def test_chunks_and_staged_parts_read_in_order_whatever_order_they_are_stored(
+    mongo_url: str, mongo_database: str, database: AsyncDatabase[dict[str, Any]]
+) -> None:
+    users = rows(CHUNK_USERS + 1)
+    async with MongoReadModel.open(
+        mongo_url, mongo_database, server_timeout=5.0, app_name="schema-test"
+    ) as model:
+        await model.prepare()
+        await model.stage_batch("s1", 0, {"Norway": users})
+        await model.write_snapshot(
+            snapshot("s1", "k1"), [CountryUsers("Norway", users)]
+        )
+        await stored_last(database, "staged_users", "s1/0/Norway/0")
+        await stored_last(database, "snapshot_countries", "s1/Norway/0")
+
+        staged = await model.staged_countries("s1")
+        by_country = [
+            (country, [part.users for part in parts])
+            async for country, parts in model.staged_by_country("s1")
+        ]
+        country = await model.country("s1", "Norway")
+
+    assert [part.users for part in staged] == [users[:CHUNK_USERS], users[-1:]]
+    assert by_country == [("Norway", [users[:CHUNK_USERS], users[-1:]])]
+    assert country is not None
+    assert country.users == users
+
+
+async def test_documents_stored_before_uuids_existed_read_without_them(
+    mongo_url: str, mongo_database: str, database: AsyncDatabase[dict[str, Any]]
+) -> None:
+    users = rows(3)
+    uuids = bytes(range(16 * 3))
+    async with MongoReadModel.open(
+        mongo_url, mongo_database, server_timeout=5.0, app_name="schema-test"
+    ) as model:
+        await model.prepare()
+        await model.stage_batch("s1", 0, {"Norway": users}, uuids={"Norway": uuids})
+        await model.write_snapshot(
+            snapshot("s1", "k1"), [CountryUsers("Norway", users, uuids)]
+        )
+        for collection in ("staged_users", "snapshot_countries"):
+            await database[collection].update_many({}, {"$unset": {"uuids": ""}})
+
+        staged = await model.staged_countries("s1")
+        country = await model.country("s1", "Norway")
+
+    assert [(part.users, part.uuids) for part in staged] == [(users, b"")]
+    assert country is not None
+    assert (country.users, country.uuids) == (users, b"")
