@@ -528,10 +528,34 @@ async def test_a_settle_on_a_closed_channel_is_logged_and_consuming_goes_on(capl
     await consume(queue, handler, lambda: settled(later))
 
     assert later.settled == [("ack", None)]
-    assert any(
-        message.startswith("handled message m-lost but could not ack it")
-        for message in caplog.messages
+    assert (
+        "handled message m-lost but could not ack it (ChannelInvalidStateError()); "
+        "its redelivery will be acked without handling it again"
+    ) in caplog.messages
+
+
+async def test_a_reject_on_a_closed_channel_is_logged_and_consuming_goes_on(caplog):
+    poison = FakeMessage(
+        encode(FAILED), message_id="m-poison", settle_error=ChannelInvalidStateError()
     )
+    later = FakeMessage(encode(FAILED), message_id="m-later")
+    queue = FakeQueue(poison, later)
+
+    calls: list[AnyMessage] = []
+
+    async def handler(message: AnyMessage) -> None:
+        calls.append(message)
+        if len(calls) == 1:
+            raise PoisonMessage("not for this queue")
+
+    await consume(queue, handler, lambda: settled(later))
+
+    assert poison.settled == [("reject", False)]
+    assert later.settled == [("ack", None)]
+    assert (
+        "could not settle message m-poison, its channel is gone "
+        "(ChannelInvalidStateError()); the broker delivers it again"
+    ) in caplog.messages
 
 
 @pytest.mark.parametrize("error", [ConnectionResetError("reset"), RuntimeError("bug")])
@@ -659,7 +683,9 @@ def _again(message_id: str) -> FakeMessage:
     return FakeMessage(body, message_id=message_id, redelivered=True)
 
 
-async def test_a_redelivery_of_a_handled_message_is_acked_without_handling_it():
+async def test_a_redelivery_of_a_handled_message_is_acked_without_handling_it(
+    caplog,
+):
     lost = FakeMessage(
         encode(FAILED.model_copy(update={"message_id": "m-1"})),
         message_id="m-1",
@@ -677,6 +703,7 @@ async def test_a_redelivery_of_a_handled_message_is_acked_without_handling_it():
 
     assert handled == ["m-1", "m-2"]
     assert again.settled == [("ack", None)]
+    assert "message m-1 was handled before; acking its redelivery" in caplog.messages
     assert consumed(queue, "acked") == acked_before + 2
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import itertools
 import random
@@ -610,6 +611,7 @@ async def test_a_failure_records_when_the_sync_started_and_its_command(model, ha
             attempts=2,
             started_at=started,
             command_id="cmd-1",
+            kind="rate_limited",
         ),
     )
 
@@ -617,6 +619,7 @@ async def test_a_failure_records_when_the_sync_started_and_its_command(model, ha
     assert record is not None
     assert record.failure is not None
     assert (record.failure.started_at, record.failure.command_id) == (started, "cmd-1")
+    assert record.failure.kind == "rate_limited"
 
 
 async def test_a_sync_still_running_is_not_abandoned_by_another_one(
@@ -744,3 +747,40 @@ async def test_what_the_projector_logs_names_the_sync_and_its_numbers(
         re.fullmatch(r"deleted [1-9][0-9]* sync records older than the retention", m)
         for m in caplog.messages
     )
+
+
+class LostMidPromotion(InMemoryReadModel):
+    """A read model lost while the promotion reads the second country, with
+    the first country's write still in flight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.write_cancelled = False
+
+    async def staged_by_country(self, sync_id):
+        async for entry in super().staged_by_country(sync_id):
+            yield entry
+            await asyncio.sleep(0)  # the read takes a step: the write starts
+            raise ReadModelUnavailable("MongoDB unavailable (AutoReconnect)")
+
+    async def write_country(self, snapshot_id, country):
+        try:
+            await asyncio.Event().wait()  # never done: still in flight
+        except asyncio.CancelledError:
+            self.write_cancelled = True
+            raise
+
+
+async def test_a_failure_mid_promotion_stops_the_write_in_flight_and_is_what_raises(
+    clock,
+):
+    model = LostMidPromotion()
+    handle = projection_handler(model, ProjectionConfig(clock=clock))
+    batches, completed = sync_events("s1", PEOPLE, batch_size=len(PEOPLE))
+    await deliver(handle, *batches)
+
+    with pytest.raises(ReadModelUnavailable, match=r"AutoReconnect"):
+        await asyncio.wait_for(handle(completed), timeout=10)
+
+    assert model.write_cancelled
+    assert await model.pointer() is None
