@@ -166,15 +166,26 @@ class FaultStack:
     ) -> dict[str, Any]:
         """Wait until every replica and nginx serve snapshot `sync_id`; nginx's body."""
 
-        async def served() -> dict[str, Any] | None:
-            body: dict[str, Any] = {}
-            for origin in (*self.client.replica_urls, self.client.base_url):
-                body = await self.client.get_json("/queries/countries", origin=origin)
-                if (body.get("snapshot") or {}).get("id") != sync_id:
-                    return None
-            return body
+        async def served() -> dict[str, Any]:
+            return await self.served_by_all(sync_id)
 
         return await eventually(served, timeout=timeout, what=f"{sync_id} served")
+
+    async def served_by_all(self, sync_id: str) -> dict[str, Any]:
+        """nginx's body if every replica and nginx serve snapshot `sync_id` now;
+        otherwise an AssertionError naming what each one serves."""
+        bodies: dict[str, dict[str, Any]] = {
+            origin: await self.client.get_json("/queries/countries", origin=origin)
+            for origin in (*self.client.replica_urls, self.client.base_url)
+        }
+        serving = {
+            origin: (body.get("snapshot") or {}).get("id")
+            for origin, body in bodies.items()
+        }
+        assert set(serving.values()) == {sync_id}, (
+            f"{sync_id} wanted; served: {serving}"
+        )
+        return bodies[self.client.base_url]
 
     # -- the read model -----------------------------------------------------
 
