@@ -755,15 +755,17 @@ class LostMidPromotion(InMemoryReadModel):
 
     def __init__(self) -> None:
         super().__init__()
+        self.write_started = asyncio.Event()
         self.write_cancelled = False
 
     async def staged_by_country(self, sync_id):
         async for entry in super().staged_by_country(sync_id):
             yield entry
-            await asyncio.sleep(0)  # the read takes a step: the write starts
+            await asyncio.wait_for(self.write_started.wait(), timeout=5)
             raise ReadModelUnavailable("MongoDB unavailable (AutoReconnect)")
 
     async def write_country(self, snapshot_id, country):
+        self.write_started.set()
         try:
             await asyncio.Event().wait()  # never done: still in flight
         except asyncio.CancelledError:
