@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import os
+import shutil
 import signal
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Final
@@ -44,3 +46,16 @@ def die_with_parent() -> None:
 
 
 _PR_SET_PDEATHSIG: Final = 1
+
+
+SYSTEM_BIN_DIRS: Final = ("/usr/sbin", "/usr/local/sbin", "/sbin")
+"""Where Debian's packages put daemons (nginx, rabbitmq-server), which a
+non-root PATH may lack."""
+
+
+def system_tool(name: str) -> str | None:
+    """A system tool (`apt-get install`ed daemon): on PATH, else in the sbin
+    folders; None when it is not installed."""
+    return shutil.which(name) or shutil.which(
+        name, path=os.pathsep.join(SYSTEM_BIN_DIRS)
+    )

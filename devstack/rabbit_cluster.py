@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -14,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from devstack.config import ROOT
+from devstack.processes import system_tool
 from devstack.readiness import StackError, free_port, port_open, wait_for
 
 START_TIMEOUT = 90.0
@@ -113,7 +113,7 @@ class RabbitCluster:
             "RABBITMQ_CONFIG_FILE": str(node.base / "rabbitmq"),
             "RABBITMQ_PID_FILE": str(node.base / "pid"),
         }
-        server = shutil.which("rabbitmq-server") or "/usr/sbin/rabbitmq-server"
+        server = system_tool("rabbitmq-server") or "rabbitmq-server"
         with (node.base / "stdout.log").open("ab") as log:
             # `rabbitmq-server -detached` exits silently here: run it in the
             # background, in a session of its own so `stop` can end it all.

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 from devstack import tls
 from devstack.config import (
@@ -20,7 +18,7 @@ from devstack.config import (
     render_nginx_conf,
 )
 from devstack.ports import release_port
-from devstack.processes import Process, die_with_parent
+from devstack.processes import Process, die_with_parent, system_tool
 from devstack.readiness import (
     SERVICE_OF_MODULE,
     StackError,
@@ -240,8 +238,8 @@ class Stack:
     def start_nginx(self) -> Process:
         """Start nginx for this configuration and wait until it proxies reads."""
         config = self.config
-        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-        if not Path(nginx).exists():
+        nginx = system_tool("nginx")
+        if nginx is None:
             raise StackError("nginx is not installed (apt-get install -y nginx)")
         for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (config.run_dir / "nginx-tmp" / sub).mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 
 from devstack.config import StackConfig
+from devstack.processes import system_tool
 from devstack.readiness import free_port
 from devstack.stack import Stack
 from tests.support.broker import delete_topology
@@ -149,7 +150,7 @@ class StackClient:
 
 
 def _nginx_available() -> bool:
-    return shutil.which("nginx") is not None or Path("/usr/sbin/nginx").exists()
+    return system_tool("nginx") is not None
 
 
 @pytest.fixture(scope="session")

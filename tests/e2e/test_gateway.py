@@ -38,6 +38,7 @@ from devstack.readiness import free_port
 from tests.e2e.conftest import ARTIFACTS
 from tests.support.browser import chromium, record_problems
 from tests.support.eventually import eventually, wait_until
+from tests.support.nginx_check import nginx_binary
 from tests.support.request_ids import assert_every_response_has_its_own_ids
 
 if TYPE_CHECKING:
@@ -232,7 +233,7 @@ def running_gateway(
         nobody = pwd.getpwnam(user)
         for sub in ("cache", "logs", "tmp"):
             os.chown(run_dir / sub, nobody.pw_uid, nobody.pw_gid)
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    nginx = nginx_binary()
     with (run_dir / "logs" / "nginx.out").open("wb") as out:
         process = subprocess.Popen(
             [

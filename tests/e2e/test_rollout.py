@@ -7,7 +7,6 @@ import contextlib
 import dataclasses
 import os
 import pwd
-import shutil
 import signal
 import socket
 import subprocess
@@ -23,6 +22,7 @@ import pytest
 from devstack.config import render_nginx_conf
 from tests.e2e.test_faults_support import FaultStack, private_stack
 from tests.support.eventually import eventually
+from tests.support.nginx_check import nginx_binary
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -180,7 +180,7 @@ def _spawn_gateway(
             os.chown(run_dir / sub, nobody.pw_uid, nobody.pw_gid)
     conf = run_dir / "nginx.conf"
     conf.write_text(render_nginx_conf(config))
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    nginx = nginx_binary()
     fd = listener.fileno()
     with (run_dir / "logs" / "nginx.out").open("wb") as out:
         return subprocess.Popen(

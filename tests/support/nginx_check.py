@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from devstack.processes import system_tool
+
 MIME_TYPES = Path(__file__).resolve().parents[1] / "fixtures" / "nginx" / "mime.types"
 
 
@@ -26,9 +28,7 @@ def find_tool(name: str) -> str | None:
 
 def nginx_binary() -> str:
     """This machine's nginx; the test fails (make install-test installs it) without."""
-    nginx = find_tool("nginx") or (
-        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
-    )
+    nginx = find_tool("nginx") or system_tool("nginx")
     if nginx is None:
         pytest.fail("nginx is not installed: make install-test installs it")
     return nginx
