@@ -254,3 +254,39 @@ def test_documented_bodies_are_the_schemas_of_the_types_the_handlers_use():
         assert schemas[body.__name__] == generated
         for name, schema in definitions.items():
             assert schemas[name] == schema
+
+
+# Served by every service but documented apart: Prometheus and the probes.
+UNDOCUMENTED = {("GET", "/metrics"), ("GET", "/healthz"), ("GET", "/readyz")}
+
+
+def routes_of(app: Any) -> set[tuple[str, str]]:
+    """Each (method, path) the app's router answers; aiohttp adds a HEAD to
+    every GET, which the documents say once in their description."""
+    return {
+        (route.method, route.resource.canonical)
+        for route in app.router.routes()
+        if route.method != "HEAD" and route.resource is not None
+    }
+
+
+def operations_of(document: dict[str, Any]) -> set[tuple[str, str]]:
+    return {
+        (method.upper(), path)
+        for path, operations in document["paths"].items()
+        for method in operations
+    }
+
+
+def test_every_route_of_the_query_api_is_documented_and_nothing_else():
+    app = create_query_app(settings(), read_model=InMemoryReadModel())
+
+    assert routes_of(app) == operations_of(QUERIES) | UNDOCUMENTED
+
+
+def test_every_route_of_the_command_api_is_documented_and_nothing_else():
+    app = create_command_app(
+        CommandSettings(_env_file=None, command_token=TOKEN), publisher=FakePublisher()
+    )
+
+    assert routes_of(app) == operations_of(COMMANDS) | UNDOCUMENTED
