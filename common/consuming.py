@@ -198,6 +198,11 @@ async def _finish_in_flight(
     grace: float,
     queue: str,
 ) -> None:
+    logger.info(
+        "stopping: message %s in flight gets up to %.1fs to finish",
+        message.message_id,
+        grace,
+    )
     done, _ = await asyncio.wait({work}, timeout=grace)
     if done:
         work.result()

@@ -78,6 +78,8 @@ class FakeQueue:
         for message in messages:
             self.pending.put_nowait(message)
         self.closed = False
+        self.taken = 0
+        """How many messages the consumer has taken."""
         self.idle = asyncio.Event()
         """Set once the consumer waits for a message and none is left."""
 
@@ -87,7 +89,9 @@ class FakeQueue:
             while True:
                 if self.pending.empty():
                     self.idle.set()
-                yield await self.pending.get()
+                message = await self.pending.get()
+                self.taken += 1
+                yield message
 
         try:
             yield messages()
@@ -128,8 +132,10 @@ class Calls:
 
 
 async def other_tasks_run() -> None:
-    """Let every task that is ready run a few steps (no wall-clock wait): what
-    a wrong consumer would do meanwhile, it has then done."""
+    """Let every task that is ready run a few steps, without a wall-clock
+    wait: what a consumer that does not wait for its handler would do
+    meanwhile (take and start the next message), it has then done. An absence
+    has no condition to wait for, and a timed window would be no stronger."""
     for _ in range(20):
         await asyncio.sleep(0)
 
@@ -184,7 +190,6 @@ async def test_a_handled_message_is_acked_after_the_handler_finishes():
     async def until() -> None:
         async with asyncio.timeout(5):
             await started.wait()
-        await other_tasks_run()
         events.append(f"in the handler, settled={message.settled}")
         release.set()
         await settled(message)
@@ -203,10 +208,12 @@ async def test_messages_are_handled_one_at_a_time_in_order():
     queue = FakeQueue(first, second)
     running: list[str] = []
     overlaps: list[list[str]] = []
+    starts: list[tuple[str, int, list[tuple[str, bool | None]]]] = []
 
     async def handler(decoded: AnyMessage) -> None:
         running.append(decoded.message_id)
         overlaps.append(list(running))
+        starts.append((decoded.message_id, queue.taken, list(first.settled)))
         # A consumer handling two at once would start the second meanwhile.
         await other_tasks_run()
         running.remove(decoded.message_id)
@@ -214,6 +221,7 @@ async def test_messages_are_handled_one_at_a_time_in_order():
     await consume(queue, handler, lambda: settled(second))
 
     assert overlaps == [["m-1"], ["m-2"]]
+    assert starts == [("m-1", 1, []), ("m-2", 2, [("ack", None)])]
     assert first.settled == second.settled == [("ack", None)]
     assert consumed(queue, "acked") == 2
 
@@ -459,15 +467,22 @@ async def test_a_stopped_consumer_takes_no_further_message():
     assert second.settled == []
 
 
-async def test_a_message_in_flight_at_stop_finishes_within_the_grace_period():
+async def test_a_message_in_flight_at_stop_finishes_within_the_grace_period(caplog):
+    caplog.set_level(logging.INFO, logger="common.consuming")
     message = FakeMessage(encode(FAILED))
     queue = FakeQueue(message)
     started, stop = asyncio.Event(), asyncio.Event()
 
+    async def grace_given() -> bool:
+        line = "stopping: message m-1 in flight gets up to 2.0s to finish"
+        return line in caplog.messages
+
     async def handler(_: AnyMessage) -> None:
         started.set()
-        await stop.wait()  # still working when the consumer is told to stop
-        await other_tasks_run()
+        await stop.wait()
+        # Still working once the consumer has seen the stop: a consumer that
+        # cancels at stop cancels this wait.
+        await eventually(grace_given, timeout=5, what="the grace period given")
 
     await consume(queue, handler, started.wait, stop=stop, shutdown_timeout=2)
 
