@@ -165,11 +165,11 @@ class FaultStack:
         self, sync_id: str, timeout: float = 30
     ) -> dict[str, Any]:
         """Wait until every replica and nginx serve snapshot `sync_id`; nginx's body."""
-
-        async def served() -> dict[str, Any]:
-            return await self.served_by_all(sync_id)
-
-        return await eventually(served, timeout=timeout, what=f"{sync_id} served")
+        return await eventually(
+            lambda: self.served_by_all(sync_id),
+            timeout=timeout,
+            what=f"{sync_id} served",
+        )
 
     async def served_by_all(self, sync_id: str) -> dict[str, Any]:
         """nginx's body if every replica and nginx serve snapshot `sync_id` now;

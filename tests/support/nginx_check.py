@@ -28,7 +28,7 @@ def find_tool(name: str) -> str | None:
 
 def nginx_binary() -> str:
     """This machine's nginx; the test fails (make install-test installs it) without."""
-    nginx = find_tool("nginx") or system_tool("nginx")
+    nginx = system_tool("nginx")
     if nginx is None:
         pytest.fail("nginx is not installed: make install-test installs it")
     return nginx
